@@ -1,0 +1,47 @@
+# The two commands every user needs: `make demo` and `make test`. Both bootstrap .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export REVOPS_WAREHOUSE ?= warehouse/revops.duckdb
+export REVOPS_STAGE     ?= warehouse/stage
+export DBT_PROFILES_DIR := $(CURDIR)/profiles
+
+.PHONY: install demo test test-python test-dbt lint format bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/revops demo --scale small
+
+## The whole suite: lint, dbt build (unit + data tests) on a tiny company, then pytest.
+test: install lint test-dbt test-python
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-dbt: install
+	$(BIN)/python -m tests.python.dbt_suite
+
+test-python: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(BIN)/python -m bench.run --scale medium
+
+docs: install
+	cd $(CURDIR) && $(BIN)/dbt docs generate --static --project-dir . --profiles-dir profiles
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf warehouse target logs .pytest_cache .hypothesis

@@ -1,0 +1,183 @@
+"""`revops demo`: the whole pipeline, end to end, on the embedded warehouse.
+
+generate a company → start a local Kafka (librdkafka mock cluster) → publish the events with
+their dirt → consume into the stage and raw → dbt build → answer the analyst questions, print the
+data-quality summary and where the docs are. Every step prints as it goes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from ingest import questions
+from ingest.dbt_runner import DbtError, build, run_dbt
+from ingest.settings import Settings
+from ingest.topics import TOPICS
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+
+    def step(self, title: str) -> None:
+        print(f"\n==> [{time.monotonic() - self.start:6.1f}s] {title}", flush=True)
+
+
+def start_mock_kafka(timeout_s: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start the mock cluster in a child process and read its bootstrap servers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest.kafka.mock_cluster"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + timeout_s
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("REVOPS_KAFKA_BOOTSTRAP="):
+            return proc, line.split("=", 1)[1].strip()
+    proc.terminate()
+    raise RuntimeError("the local Kafka mock cluster did not start")
+
+
+def _print_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict, limit: int = 12) -> None:
+    rel = con.execute(sql, params)
+    cols = [d[0] for d in rel.description]
+    rows = rel.fetchall()
+    widths = [max(len(c), *(len(str(r[i])) for r in rows[:limit])) for i, c in enumerate(cols)]
+    print("    " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+    for r in rows[:limit]:
+        print("    " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
+    if len(rows) > limit:
+        print(f"    ... {len(rows) - limit} more rows")
+    if not rows:
+        print("    (no rows)")
+
+
+def answer_questions(warehouse: Path, today: date) -> None:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        # A repl with a long history, a team with many members, a ticket that changed hands.
+        repl_id, day = con.execute(
+            """
+            select repl_id, cast(max(valid_from) as date) - 1
+            from marts.bridge_repl_team_membership
+            where role = 'primary'
+            group by repl_id
+            order by count(*) desc, repl_id
+            limit 1
+            """
+        ).fetchone()
+        print(f"\n  Q1. Which team was repl {repl_id} in on {day}?")
+        print("      (sql: ingest/questions.py TEAM_OF_REPL_ON_DATE)")
+        _print_rows(con, questions.TEAM_OF_REPL_ON_DATE, {"repl_id": repl_id, "day": day})
+
+        first_day, last_day = questions.last_full_quarter(today)
+        (team_id,) = con.execute(
+            """
+            select team_id from marts.fct_team_daily_headcount
+            where date_day between $first_day and $last_day
+            group by team_id order by max(primary_headcount) desc, team_id limit 1
+            """,
+            {"first_day": first_day, "last_day": last_day},
+        ).fetchone() or (None,)
+        print(f"\n  Q2. How many reps were in team {team_id} each day of {first_day}..{last_day}?")
+        _print_rows(
+            con,
+            questions.TEAM_HEADCOUNT_BETWEEN,
+            {"team_id": team_id, "first_day": first_day, "last_day": last_day},
+            limit=8,
+        )
+
+        (ticket_id,) = con.execute(
+            """
+            select ticket_id from marts.fct_ticket_attribution
+            group by ticket_id order by count(distinct team_id) desc, count(*) desc, ticket_id
+            limit 1
+            """
+        ).fetchone()
+        print(f"\n  Q3. Which team gets each event of ticket {ticket_id}?")
+        _print_rows(con, questions.TICKET_EVENT_TEAMS, {"ticket_id": ticket_id})
+
+        print("\n  Data quality (marts.dq_summary):")
+        for measure, value in con.execute("select measure, value from marts.dq_summary").fetchall():
+            print(f"    {measure:<45} {value:>10,}")
+    finally:
+        con.close()
+
+
+def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
+    from ingest.generator import generate
+    from ingest.kafka.consumer import consume
+    from ingest.kafka.producer import publish_jsonl
+
+    clock = _Clock()
+    warehouse = Path(settings.warehouse_path)
+    stage = Path(settings.stage_dir)
+    data_dir = warehouse.parent / "demo_events"
+    print(f"revops demo — scale {scale}, seed {seed}")
+    print(f"  warehouse {warehouse}   stage {stage}   events {data_dir}")
+
+    clock.step("Resetting the demo warehouse and stage")
+    for path in (warehouse, Path(f"{warehouse}.wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(stage, ignore_errors=True)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+    clock.step(f"Generating a synthetic company ({scale})")
+    summary = generate(scale=scale, seed=seed, out_dir=data_dir)
+    for topic, info in summary.items():
+        print(f"  {topic:<28} {info['messages']:>10,} messages")
+
+    clock.step("Starting a local Kafka (librdkafka mock cluster, 3 brokers)")
+    kafka, bootstrap = start_mock_kafka()
+    print(f"  bootstrap.servers={bootstrap}")
+    try:
+        clock.step("Publishing the events (lz4, keyed by repl/team/user/ticket)")
+        for topic, info in summary.items():
+            t0 = time.monotonic()
+            n = publish_jsonl(bootstrap, topic, Path(info["path"]))
+            rate = n / max(time.monotonic() - t0, 1e-9)
+            print(f"  {topic:<28} {n:>10,} messages  {rate:>10,.0f} msg/s")
+
+        clock.step("Consuming into the stage and raw (offsets committed after each load)")
+        result = consume(
+            settings,
+            topics=list(TOPICS),
+            bootstrap=bootstrap,
+            until_idle=True,
+            progress=lambda msg: print(f"  {msg}", flush=True),
+        )
+        print(f"  {result.summary()}")
+    finally:
+        kafka.terminate()
+        kafka.wait(timeout=10)
+
+    clock.step("dbt build (staging → intermediate → marts, unit and data tests)")
+    try:
+        built = build(settings, full_refresh=True, quiet=False, check=False)
+    except DbtError as exc:
+        print(f"revops: error: {exc}", file=sys.stderr)
+        return 1
+    counts = built.counts()
+
+    clock.step("dbt docs generate --static")
+    run_dbt(settings, ["docs", "generate", "--static"], quiet=True, check=False)
+    docs = Path(settings.dbt_project_dir) / "target" / "static_index.html"
+
+    clock.step("Answers")
+    answer_questions(warehouse, date.today())
+    print("\n  dbt build:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    print(f"  dbt docs:  {docs if docs.exists() else 'not generated'}")
+    print(f"  warehouse: {warehouse}  (duckdb {warehouse} — schemas raw, staging, intermediate, marts)")
+    clock.step("Done")
+    return 0 if built.returncode == 0 else 1

@@ -1,0 +1,74 @@
+"""Turn a source message (Kafka record or file line) into a stage line.
+
+The stage holds exactly what arrived plus where it came from. A message that is not a JSON
+object cannot be a payload column, so it becomes a quarantine line with the reason instead;
+nothing is dropped. Contract checks (unknown event type, missing keys) are *not* done here:
+decodable events land in raw and the staging models report them, so a producer bug never
+blocks a partition.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    """One message from any source, with its position in that source."""
+
+    source_position: str  # kafka:topic/partition/offset or file:sha256/line
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: bytes | None
+    timestamp_ms: int | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A stage line and whether it is a payload (True) or a quarantine record (False)."""
+
+    line: bytes
+    ok: bool
+
+
+def _meta(msg: SourceMessage) -> dict:
+    return {
+        "source_position": msg.source_position,
+        "topic": msg.topic,
+        "partition": msg.partition,
+        "offset": msg.offset,
+        "key": None if msg.key is None else msg.key.decode("utf-8", "replace"),
+        "kafka_timestamp_ms": msg.timestamp_ms,
+    }
+
+
+def quarantine_line(msg: SourceMessage, reason: str) -> bytes:
+    value = msg.value or b""
+    record = _meta(msg)
+    record["reason"] = reason
+    record["raw_text"] = value.decode("utf-8", "replace")
+    record["raw_base64"] = base64.b64encode(value).decode("ascii")
+    return orjson.dumps(record) + b"\n"
+
+
+def decode(msg: SourceMessage) -> Decoded:
+    value = msg.value
+    if not value or not value.strip():
+        return Decoded(quarantine_line(msg, "empty message"), ok=False)
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        return Decoded(quarantine_line(msg, f"malformed JSON: {exc}"), ok=False)
+    if not isinstance(parsed, dict):
+        kind = type(parsed).__name__
+        return Decoded(quarantine_line(msg, f"JSON is a {kind}, not an object"), ok=False)
+    # The payload is spliced in verbatim (auditors see the bytes the producer sent) unless it
+    # spans lines, which would break the newline-delimited stage file.
+    body = value if b"\n" not in value and b"\r" not in value else orjson.dumps(parsed)
+    meta = orjson.dumps(_meta(msg))
+    return Decoded(meta[:-1] + b',"payload":' + body.strip() + b"}\n", ok=True)

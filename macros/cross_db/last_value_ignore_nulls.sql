@@ -1,0 +1,12 @@
+{#- Carry the last non-null value forward over a window (the dialects place IGNORE NULLS differently). -#}
+{% macro last_value_ignore_nulls(expr, window) -%}
+    {{ return(adapter.dispatch('last_value_ignore_nulls', 'revops')(expr, window)) }}
+{%- endmacro %}
+
+{% macro default__last_value_ignore_nulls(expr, window) -%}
+    last_value({{ expr }} ignore nulls) over ({{ window }})
+{%- endmacro %}
+
+{% macro snowflake__last_value_ignore_nulls(expr, window) -%}
+    last_value({{ expr }}) ignore nulls over ({{ window }})
+{%- endmacro %}

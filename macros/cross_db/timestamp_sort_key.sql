@@ -1,0 +1,15 @@
+{#-
+    Fixed-width text that sorts like the timestamp (microsecond precision). Position keys are
+    built from it so that "the next event after p" is a plain string comparison in range joins.
+-#}
+{% macro timestamp_sort_key(expr) -%}
+    {{ return(adapter.dispatch('timestamp_sort_key', 'revops')(expr)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_sort_key(expr) -%}
+    strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%f')
+{%- endmacro %}
+
+{% macro snowflake__timestamp_sort_key(expr) -%}
+    to_char({{ expr }}, 'YYYY-MM-DD"T"HH24:MI:SS.FF6')
+{%- endmacro %}

@@ -1,0 +1,40 @@
+{#-
+    (team_id, from_date) pairs an incremental run of fct_team_daily_headcount recomputes: every
+    team a touched repl has or had a window in (teams of its ADDED events and, through merges,
+    their successors) from the repl's first affected day; teams whose own events changed (their
+    life span may have moved) from the event's day; and every team from the day after the last
+    day already built (days pass).
+-#}
+{% macro headcount_affected_teams(since) -%}
+    select affected.team_id, min(affected.from_date) as from_date
+    from (
+        select closure.team_id, cast(touched_repls.affected_from as date) as from_date
+        from ({{ membership_touched_repls(since) }}) as touched_repls
+        inner join {{ ref('int_membership_events_deduplicated') }} as adds
+            on adds.repl_id = touched_repls.repl_id
+            and adds.event_type = 'MEMBERSHIP_ADDED'
+        inner join {{ ref('int_team_merge_closure') }} as closure
+            on closure.predecessor_team_id = adds.team_id
+
+        union all
+
+        select fresh.team_id, cast('1900-01-01' as date) as from_date
+        from {{ ref('stg_admin_service__membership_events') }} as fresh
+        where fresh._loaded_at > cast('{{ since }}' as timestamp)
+          and fresh.is_valid
+          and fresh.event_type in ('TEAM_CREATED', 'TEAM_MERGED', 'TEAM_SPLIT')
+
+        union all
+
+        {%- set last_built_day = headcount_last_built_day() %}
+        {%- if last_built_day %}
+        select teams.team_id, cast({{ dbt.dateadd('day', 1, "cast('" ~ last_built_day ~ "' as date)") }} as date) as from_date
+        from (select distinct team_id from {{ ref('int_team_versions') }}) as teams
+        {%- else %}
+        select team_id, cast('1900-01-01' as date) as from_date
+        from {{ ref('int_team_versions') }}
+        {%- endif %}
+    ) as affected
+    where affected.from_date is not null
+    group by affected.team_id
+{%- endmacro %}

@@ -1,0 +1,28 @@
+{#-
+    Okta users whose ticket attribution may change because events were loaded after `since`, with
+    the instant from which it may change: users re-linked to a repl (identity), and every user ever
+    linked to a repl whose membership history was touched.
+-#}
+{% macro ticket_touched_okta_users(since) -%}
+    select touched.okta_user_id, min(touched.affected_from) as affected_from
+    from (
+        select copies.okta_user_id, copies.effective_at as affected_from
+        from {{ ref('stg_admin_service__membership_events') }} as copies
+        where copies.is_valid
+          and copies.event_type = 'REPL_IDENTITY_LINKED'
+          and copies.event_id in (
+              select fresh.event_id
+              from {{ ref('stg_admin_service__membership_events') }} as fresh
+              where fresh._loaded_at > cast('{{ since }}' as timestamp)
+                and fresh.is_valid
+          )
+
+        union all
+
+        select identities.okta_user_id, touched_repls.affected_from
+        from ({{ membership_touched_repls(since) }}) as touched_repls
+        inner join {{ ref('bridge_okta_user_repl') }} as identities
+            on identities.repl_id = touched_repls.repl_id
+    ) as touched
+    group by touched.okta_user_id
+{%- endmacro %}

@@ -1,0 +1,122 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_touched_keys('event_key', 'select event_key as key_value from (' ~ membership_touched_event_keys(incremental_watermark()) ~ ') as k') }}",
+        post_hook="{{ set_incremental_watermark() }}",
+    )
+}}
+
+-- depends_on: {{ ref('stg_admin_service__membership_events') }}
+
+{#-
+    The deduplicated event set the whole membership history is a function of (semantics §1):
+    one row per event, one event per semantic change. Incremental by event key: a run recomputes
+    every key that received a raw row since the last run, from all copies of its events.
+-#}
+
+{%- set since = incremental_watermark() %}
+
+with
+
+valid_events as (
+
+    select * from {{ ref('stg_admin_service__membership_events') }}
+    where is_valid
+
+),
+
+{% if since %}
+touched_keys as (
+
+    {{ membership_touched_event_keys(since) }}
+
+),
+
+scoped_event_ids as (
+
+    select distinct valid_events.event_id
+    from valid_events
+    inner join touched_keys on touched_keys.event_key = valid_events.event_key
+
+),
+
+{% else %}
+scoped_event_ids as (
+
+    select distinct event_id from valid_events
+
+),
+
+{% endif %}
+copies as (
+
+    select valid_events.*
+    from valid_events
+    inner join scoped_event_ids on scoped_event_ids.event_id = valid_events.event_id
+
+),
+
+one_copy_per_event_id as (
+
+    -- Same event_id: keep one copy, chosen by content (never by arrival order); it was first
+    -- known when its earliest identical copy was loaded.
+    select
+        *,
+        count(*) over (partition by event_id) as copies_loaded,
+        min(_loaded_at) over (partition by event_id, content_hash, emitted_at) as first_loaded_at
+    from copies
+    qualify row_number() over (
+        partition by event_id
+        order by emitted_at, content_hash, _loaded_at, source_position
+    ) = 1
+
+),
+
+one_event_per_change as (
+
+    -- Semantic duplicates: a retry with a new event_id carries the same change; keep the earliest.
+    select
+        *,
+        count(*) over (partition by event_key, content_hash) as semantic_copies
+    from one_copy_per_event_id
+    {% if since %}
+    where event_key in (select event_key from touched_keys)
+    {% endif %}
+    qualify row_number() over (
+        partition by event_key, content_hash
+        order by emitted_at, event_id
+    ) = 1
+
+),
+
+final as (
+
+    select
+        event_id,
+        event_type,
+        event_key,
+        repl_id,
+        team_id,
+        role,
+        team_name,
+        parent_team_id,
+        merged_into_team_id,
+        successor_team_ids,
+        okta_user_id,
+        effective_at,
+        emitted_at,
+        actor,
+        order_key,
+        content_hash,
+        source_position,
+        copies_loaded,
+        semantic_copies,
+        {{ dbt.datediff('effective_at', 'emitted_at', 'hour') }}
+            > {{ var('late_event_window_days') | int }} * 24 as is_beyond_late_window,
+        first_loaded_at as _loaded_at
+    from one_event_per_change
+
+)
+
+select * from final

@@ -1,0 +1,240 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_touched_keys('repl_id', 'select repl_id as key_value from (' ~ membership_touched_repls(incremental_watermark()) ~ ') as t') }}",
+        post_hook="{{ set_incremental_watermark() }}",
+    )
+}}
+
+-- depends_on: {{ ref('stg_admin_service__membership_events') }}
+-- depends_on: {{ ref('int_team_merge_closure') }}
+
+{#-
+    Membership in position space (semantics §2–§3). Every open — an ADDED, or a merge carrying an
+    open slot into the surviving team — contributes the interval from its position to the first
+    close after it. A slot is open exactly on the union of these intervals, so each open is
+    resolved independently with interval lookups; only merge carries depend on earlier results,
+    and they are resolved level by level (a carry at level k+1 comes from an interval at level k
+    closed by a merge). Zero-length intervals are kept here (orphan detection and carries need
+    them) and vanish in bridge_repl_team_membership.
+
+    Incremental by repl: a run recomputes the whole history of every touched repl.
+-#}
+
+{%- set since = incremental_watermark() %}
+{%- set max_depth = var('membership_max_merge_depth') | int %}
+
+with
+
+events as (
+
+    select * from {{ ref('int_membership_events_deduplicated') }}
+
+),
+
+{% if since %}
+touched_repls as (
+
+    {{ membership_touched_repls(since) }}
+
+),
+
+{% endif %}
+membership_events as (
+
+    select events.*
+    from events
+    {% if since %}
+    inner join touched_repls on touched_repls.repl_id = events.repl_id
+    {% endif %}
+    where events.event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
+
+),
+
+removals as (
+
+    select repl_id, team_id, role, event_id, order_key, effective_at, _loaded_at
+    from membership_events
+    where event_type = 'MEMBERSHIP_REMOVED' and role is not null
+
+    union all
+
+    -- A removal without a role closes every role of the repl in that team.
+    select
+        membership_events.repl_id,
+        membership_events.team_id,
+        roles.role,
+        membership_events.event_id,
+        membership_events.order_key,
+        membership_events.effective_at,
+        membership_events._loaded_at
+    from membership_events
+    cross join (select 'primary' as role union all select 'secondary' as role) as roles
+    where membership_events.event_type = 'MEMBERSHIP_REMOVED' and membership_events.role is null
+
+),
+
+removal_closers as (
+
+    select
+        *,
+        lag(order_key) over (partition by repl_id, team_id, role order by order_key)
+            as prev_order_key
+    from removals
+
+),
+
+team_closers as (
+
+    select
+        team_id,
+        event_id,
+        event_type,
+        merged_into_team_id,
+        order_key,
+        effective_at,
+        _loaded_at,
+        lag(order_key) over (partition by team_id order by order_key) as prev_order_key
+    from events
+    where event_type in ('TEAM_MERGED', 'TEAM_SPLIT')
+
+),
+
+primary_adds as (
+
+    select
+        repl_id,
+        team_id,
+        event_id,
+        order_key,
+        effective_at,
+        _loaded_at,
+        lag(order_key) over (partition by repl_id order by order_key) as prev_order_key,
+        case
+            when lag(team_id) over (partition by repl_id order by order_key) = team_id then 0
+            else 1
+        end as starts_run
+    from membership_events
+    where event_type = 'MEMBERSHIP_ADDED' and role = 'primary'
+
+),
+
+primary_add_runs as (
+
+    select
+        *,
+        sum(starts_run) over (
+            partition by repl_id order by order_key rows between unbounded preceding and current row
+        ) as run_number
+    from primary_adds
+
+),
+
+primary_add_displacers as (
+
+    -- A primary ADDED displaces the open primary slot of any other team; for a slot in its own
+    -- team it is a no-op, and the displacer is the first ADDED of the next run in another team.
+    select
+        this_add.*,
+        next_run.event_id as next_other_event_id,
+        next_run.order_key as next_other_order_key,
+        next_run.effective_at as next_other_at,
+        next_run._loaded_at as next_other_loaded_at
+    from primary_add_runs as this_add
+    left join primary_add_runs as next_run
+        on next_run.repl_id = this_add.repl_id
+        and next_run.run_number = this_add.run_number + 1
+        and next_run.starts_run = 1
+
+),
+
+opens_0 as (
+
+    select
+        repl_id,
+        team_id,
+        role,
+        0 as carry_depth,
+        event_id as open_event_id,
+        order_key as open_order_key,
+        effective_at as open_at,
+        _loaded_at as open_loaded_at
+    from membership_events
+    where event_type = 'MEMBERSHIP_ADDED'
+
+),
+
+{% for level in range(max_depth + 1) %}
+closed_{{ level }} as (
+
+    {{ membership_first_close(membership_close_opens('opens_' ~ level)) }}
+
+),
+
+opens_{{ level + 1 }} as (
+
+    -- A merge carries every slot it closed into the surviving team at the same position.
+    select distinct
+        repl_id,
+        merged_into_team_id as team_id,
+        role,
+        {{ level + 1 }} as carry_depth,
+        team_close_event_id as open_event_id,
+        team_close_order_key as open_order_key,
+        team_close_at as open_at,
+        team_close_loaded_at as open_loaded_at
+    from closed_{{ level }}
+    where close_reason = 'merged'
+
+),
+
+{% endfor %}
+intervals as (
+
+    {% for level in range(max_depth + 1) %}
+    select * from closed_{{ level }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+
+),
+
+final as (
+
+    select
+        repl_id,
+        team_id,
+        role,
+        carry_depth,
+        open_event_id,
+        open_order_key,
+        open_at,
+        open_loaded_at,
+        case close_reason
+            when 'removed' then removal_event_id
+            when 'merged' then team_close_event_id
+            when 'split' then team_close_event_id
+            when 'displaced' then displacement_event_id
+        end as close_event_id,
+        first_close_order_key as close_order_key,
+        case close_reason
+            when 'removed' then removal_at
+            when 'merged' then team_close_at
+            when 'split' then team_close_at
+            when 'displaced' then displacement_at
+        end as close_at,
+        case close_reason
+            when 'removed' then removal_loaded_at
+            when 'merged' then team_close_loaded_at
+            when 'split' then team_close_loaded_at
+            when 'displaced' then displacement_loaded_at
+        end as close_loaded_at,
+        close_reason,
+        -- A carry that would need one more level than configured: must never happen
+        -- (assert_membership_merge_depth_sufficient).
+        carry_depth = {{ max_depth }} and close_reason = 'merged' as needs_deeper_carry
+    from intervals
+
+)
+
+select * from final

@@ -1,0 +1,141 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_touched_keys('repl_id', 'select repl_id as key_value from (' ~ membership_touched_repls(incremental_watermark()) ~ ') as t') }}",
+        post_hook="{{ set_incremental_watermark() }}",
+    )
+}}
+
+-- depends_on: {{ ref('stg_admin_service__membership_events') }}
+-- depends_on: {{ ref('int_membership_events_deduplicated') }}
+-- depends_on: {{ ref('int_team_merge_closure') }}
+
+{#-
+    repl ↔ team membership in valid time: the maximal windows over which a (repl, team, role)
+    slot is open (semantics §2–§5). Built from the position-space intervals: zero-length ones
+    vanish, overlapping or touching ones merge into one window.
+-#}
+
+{%- set since = incremental_watermark() %}
+
+with
+
+intervals as (
+
+    select intervals.*
+    from {{ ref('int_membership_intervals') }} as intervals
+    {% if since %}
+    inner join ({{ membership_touched_repls(since) }}) as touched_repls
+        on touched_repls.repl_id = intervals.repl_id
+    {% endif %}
+    where intervals.close_at is null or intervals.open_at < intervals.close_at
+
+),
+
+restated as (
+
+    select * from {{ ref('int_teams_restated') }}
+
+),
+
+ordered as (
+
+    select
+        *,
+        coalesce(close_at, {{ open_valid_to() }}) as interval_end,
+        max(coalesce(close_at, {{ open_valid_to() }})) over (
+            partition by repl_id, team_id, role
+            order by open_at, open_order_key
+            rows between unbounded preceding and 1 preceding
+        ) as previous_max_end
+    from intervals
+
+),
+
+islands as (
+
+    select
+        *,
+        sum(case when previous_max_end is null or open_at > previous_max_end then 1 else 0 end)
+            over (
+                partition by repl_id, team_id, role
+                order by open_at, open_order_key
+                rows between unbounded preceding and current row
+            ) as island_number
+    from ordered
+
+),
+
+windows as (
+
+    select
+        repl_id,
+        team_id,
+        role,
+        island_number,
+        min(open_at) as valid_from,
+        max(interval_end) as valid_to
+    from islands
+    group by repl_id, team_id, role, island_number
+
+),
+
+window_lineage as (
+
+    select distinct
+        repl_id,
+        team_id,
+        role,
+        island_number,
+        -- The first opener of the island; the close of its latest-ending interval (all
+        -- non-zero-length intervals ending at valid_to share that close).
+        first_value(open_event_id) over opening as opened_by_event_id,
+        first_value(open_loaded_at) over opening as opened_loaded_at,
+        first_value(close_event_id) over closing as closed_by_event_id,
+        first_value(close_loaded_at) over closing as closed_loaded_at,
+        first_value(close_reason) over closing as close_reason
+    from islands
+    window
+        opening as (
+            partition by repl_id, team_id, role, island_number
+            order by open_at, open_order_key
+            rows between unbounded preceding and unbounded following
+        ),
+        closing as (
+            partition by repl_id, team_id, role, island_number
+            order by interval_end desc, close_order_key
+            rows between unbounded preceding and unbounded following
+        )
+
+),
+
+final as (
+
+    select
+        windows.repl_id,
+        windows.team_id,
+        windows.role,
+        windows.valid_from,
+        windows.valid_to,
+        windows.valid_to = {{ open_valid_to() }} as is_current,
+        coalesce(restated.team_id_restated, windows.team_id) as team_id_restated,
+        window_lineage.opened_by_event_id,
+        window_lineage.closed_by_event_id,
+        window_lineage.close_reason,
+        case
+            when window_lineage.closed_loaded_at > window_lineage.opened_loaded_at
+                then window_lineage.closed_loaded_at
+            else window_lineage.opened_loaded_at
+        end as recorded_at
+    from windows
+    inner join window_lineage
+        on window_lineage.repl_id = windows.repl_id
+        and window_lineage.team_id = windows.team_id
+        and window_lineage.role = windows.role
+        and window_lineage.island_number = windows.island_number
+    left join restated on restated.team_id = windows.team_id
+
+)
+
+select * from final

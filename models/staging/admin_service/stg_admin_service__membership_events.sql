@@ -1,0 +1,156 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#-
+    One row per raw message, parsed, typed and validated. Invalid events stay here with a
+    rejection_reason (surfaced by dq_rejected_events) instead of disappearing; event-level
+    deduplication needs every copy of an event and happens in int_membership_events_deduplicated.
+-#}
+
+with
+
+source as (
+
+    select *
+    from {{ source('admin_service', 'admin_membership_events') }}
+    where {{ loaded_as_known_at('_loaded_at') }}
+    {{ new_raw_rows() }}
+
+),
+
+parsed as (
+
+    select
+        _source_position as source_position,
+        nullif(trim({{ json_text('payload', 'event_id') }}), '') as event_id,
+        {{ json_text('payload', 'event_type') }} as event_type,
+        {{ json_text('payload', 'repl_id') }} as repl_id_raw,
+        {{ json_text('payload', 'team_id') }} as team_id,
+        {{ json_text('payload', 'role') }} as role_raw,
+        {{ json_text('payload', 'team_name') }} as team_name,
+        {{ json_text('payload', 'parent_team_id') }} as parent_team_id,
+        {{ json_text('payload', 'merged_into_team_id') }} as merged_into_team_id,
+        {{ json_fragment('payload', 'successor_team_ids') }} as successor_team_ids,
+        {{ json_text('payload', 'okta_user_id') }} as okta_user_id,
+        {{ json_text('payload', 'effective_at') }} as effective_at_text,
+        {{ json_text('payload', 'emitted_at') }} as emitted_at_text,
+        {{ json_text('payload', 'actor') }} as actor,
+        {{ parse_iso_timestamp(json_text('payload', 'effective_at')) }} as effective_at,
+        {{ parse_iso_timestamp(json_text('payload', 'emitted_at')) }} as emitted_at,
+        _loaded_at,
+        _batch_id,
+        payload
+    from source
+
+),
+
+typed as (
+
+    select
+        *,
+        event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED', 'REPL_IDENTITY_LINKED')
+            as is_repl_event,
+        event_type in (
+            'TEAM_CREATED', 'TEAM_RENAMED', 'TEAM_PARENT_CHANGED', 'TEAM_MERGED', 'TEAM_SPLIT'
+        ) as is_team_event
+    from parsed
+
+),
+
+validated as (
+
+    select
+        *,
+        case
+            when event_id is null then 'missing event_id'
+            when event_type is null then 'missing event_type'
+            when not (is_repl_event or is_team_event)
+                then 'unknown event_type: ' || event_type
+            when effective_at_text is null then 'missing effective_at'
+            when effective_at is null then 'invalid effective_at: ' || effective_at_text
+            when emitted_at_text is null then 'missing emitted_at'
+            when emitted_at is null then 'invalid emitted_at: ' || emitted_at_text
+            when is_repl_event and repl_id_raw is null then 'missing repl_id'
+            when event_type <> 'REPL_IDENTITY_LINKED' and team_id is null then 'missing team_id'
+            when event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
+                and role_raw is not null and role_raw not in ('primary', 'secondary')
+                then 'invalid role: ' || role_raw
+            when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') and team_name is null
+                then 'missing team_name'
+            when event_type = 'TEAM_MERGED' and merged_into_team_id is null
+                then 'missing merged_into_team_id'
+            when event_type = 'TEAM_MERGED' and merged_into_team_id = team_id
+                then 'team merged into itself'
+            when event_type = 'REPL_IDENTITY_LINKED' and okta_user_id is null
+                then 'missing okta_user_id'
+        end as rejection_reason
+    from typed
+
+),
+
+normalized as (
+
+    select
+        *,
+        case when is_repl_event then repl_id_raw end as repl_id,
+        case
+            when event_type = 'MEMBERSHIP_ADDED' then coalesce(role_raw, 'primary')
+            when event_type = 'MEMBERSHIP_REMOVED' then role_raw
+        end as role
+    from validated
+
+),
+
+final as (
+
+    select
+        source_position,
+        event_id,
+        event_type,
+        case
+            when is_repl_event then 'repl:' || repl_id
+            when is_team_event then 'team:' || team_id
+        end as event_key,
+        repl_id,
+        case when event_type <> 'REPL_IDENTITY_LINKED' then team_id end as team_id,
+        role,
+        case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end as team_name,
+        case
+            when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then parent_team_id
+        end as parent_team_id,
+        case when event_type = 'TEAM_MERGED' then merged_into_team_id end as merged_into_team_id,
+        case when event_type = 'TEAM_SPLIT' then successor_team_ids end as successor_team_ids,
+        case when event_type = 'REPL_IDENTITY_LINKED' then okta_user_id end as okta_user_id,
+        effective_at,
+        emitted_at,
+        {{ mask_pii('actor') }} as actor,
+        -- Total order of application: (effective_at, emitted_at, event_id) as one sortable string.
+        {{ timestamp_sort_key('effective_at') }} || '|' || {{ timestamp_sort_key('emitted_at') }}
+            || '|' || event_id as order_key,
+        -- What makes two events "the same change" (semantic duplicates): everything but
+        -- event_id, emitted_at and actor.
+        md5(
+            coalesce(event_type, '~') || '|' || coalesce(repl_id, '~') || '|'
+            || coalesce(case when event_type <> 'REPL_IDENTITY_LINKED' then team_id end, '~')
+            || '|' || coalesce(role, '~') || '|' || coalesce({{ timestamp_sort_key('effective_at') }}, '~')
+            || '|' || coalesce(case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end, '~')
+            || '|' || coalesce(case when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then parent_team_id end, '~')
+            || '|' || coalesce(case when event_type = 'TEAM_MERGED' then merged_into_team_id end, '~')
+            || '|' || coalesce(case when event_type = 'TEAM_SPLIT' then successor_team_ids end, '~')
+            || '|' || coalesce(case when event_type = 'REPL_IDENTITY_LINKED' then okta_user_id end, '~')
+        ) as content_hash,
+        rejection_reason,
+        rejection_reason is null as is_valid,
+        _loaded_at,
+        _batch_id,
+        payload
+    from normalized
+
+)
+
+select * from final

@@ -1,0 +1,69 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{#- Zendesk ticket events, parsed and validated; the assignee reaches a repl through Okta. -#}
+
+with
+
+source as (
+
+    select *
+    from {{ source('zendesk', 'zendesk_ticket_events') }}
+    where {{ loaded_as_known_at('_loaded_at') }}
+    {{ new_raw_rows() }}
+
+),
+
+parsed as (
+
+    select
+        _source_position as source_position,
+        nullif(trim({{ json_text('payload', 'id') }}), '') as ticket_event_id,
+        {{ json_text('payload', 'ticket_id') }} as ticket_id,
+        {{ json_text('payload', 'type') }} as event_type,
+        {{ json_text('payload', 'created_at') }} as created_at_text,
+        {{ parse_iso_timestamp(json_text('payload', 'created_at')) }} as event_at,
+        {{ json_text('payload', 'assignee.id') }} as assignee_zendesk_user_id,
+        nullif(trim({{ json_text('payload', 'assignee.external_id') }}), '') as okta_user_id,
+        {{ json_text('payload', 'assignee.email') }} as assignee_email_raw,
+        {{ json_text('payload', 'status') }} as status,
+        {{ json_text('payload', 'priority') }} as priority,
+        _loaded_at,
+        _batch_id
+    from source
+
+),
+
+final as (
+
+    select
+        source_position,
+        ticket_event_id,
+        ticket_id,
+        event_type,
+        event_at,
+        assignee_zendesk_user_id,
+        okta_user_id,
+        {{ mask_pii('assignee_email_raw') }} as assignee_email,
+        status,
+        priority,
+        case
+            when ticket_event_id is null then 'missing id'
+            when ticket_id is null then 'missing ticket_id'
+            when event_type is null then 'missing type'
+            when event_type not like 'ticket.%' then 'unknown event type: ' || event_type
+            when created_at_text is null then 'missing created_at'
+            when event_at is null then 'invalid created_at: ' || created_at_text
+        end as rejection_reason,
+        _loaded_at,
+        _batch_id
+    from parsed
+
+)
+
+select *, rejection_reason is null as is_valid from final
