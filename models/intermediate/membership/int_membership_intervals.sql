@@ -168,9 +168,42 @@ opens_0 as (
 {% for level in range(max_depth + 1) %}
 closed_{{ level }} as (
 
-    {{ membership_first_close(membership_close_opens('opens_' ~ level)) }}
+    {%- if level == 0 %}
+    {{ membership_first_close(membership_close_opens('opens_0', direct=true)) }}
+    {%- else %}
+    {{ membership_first_close(membership_close_opens(
+        'opens_' ~ level,
+        direct=false,
+        removals='carried_removal_closers',
+        adds='carried_primary_add_displacers',
+    )) }}
+    {%- endif %}
 
 ),
+
+{%- if level == 0 %}
+
+-- Merges carry few memberships: later levels look up the closers of those repls only.
+carried_repls as (
+
+    select distinct repl_id from closed_0 where close_reason = 'merged'
+
+),
+
+carried_removal_closers as (
+
+    select * from removal_closers
+    where repl_id in (select repl_id from carried_repls)
+
+),
+
+carried_primary_add_displacers as (
+
+    select * from primary_add_displacers
+    where repl_id in (select repl_id from carried_repls)
+
+),
+{%- endif %}
 
 opens_{{ level + 1 }} as (
 

@@ -1,0 +1,157 @@
+"""`make bench`: performance numbers at a scaled-down tier. Prints; never fails on time.
+
+1. file landing (stage + raw) rows/s for every topic;
+2. full rebuild: membership events/s through the bridge, ticket events attributed/s;
+3. an incremental run after the busiest 15 minutes of the reorganisation waves arrives last:
+   seconds, and the ratio to the full rebuild;
+4. Kafka consumer msg/s into the stage + raw (mock cluster over TCP, lz4 batches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.dbt_runner import build
+from ingest.file_source import ingest_files
+from ingest.generator import generate
+from ingest.settings import Settings
+
+PEAK_WINDOW_MINUTES = 15
+
+
+def _model_seconds(run_results: dict | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for r in (run_results or {}).get("results", []):
+        if r["unique_id"].startswith("model."):
+            out[r["unique_id"].split(".")[-1]] = float(r["execution_time"])
+    return out
+
+
+def split_peak_window(admin_file: Path, rest: Path, peak: Path) -> tuple[int, str]:
+    """Move the events emitted in the busiest 15-minute window into their own file."""
+    lines = admin_file.read_bytes().splitlines(keepends=True)
+    buckets: Counter[str] = Counter()
+    keys: list[str | None] = []
+    for line in lines:
+        try:
+            emitted = json.loads(line)["emitted_at"]
+            ts = datetime.fromisoformat(emitted.replace("Z", "+00:00"))
+            key = ts.strftime("%Y-%m-%dT%H:") + f"{ts.minute // PEAK_WINDOW_MINUTES:02d}"
+        except (ValueError, KeyError, TypeError):
+            key = None
+        keys.append(key)
+        if key:
+            buckets[key] += 1
+    busiest, count = buckets.most_common(1)[0]
+    rest.write_bytes(b"".join(line for line, k in zip(lines, keys, strict=True) if k != busiest))
+    peak.write_bytes(b"".join(line for line, k in zip(lines, keys, strict=True) if k == busiest))
+    return count, busiest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium"])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--dir", default="warehouse/bench")
+    parser.add_argument("--kafka-messages", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    root = Path(args.dir)
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    settings = Settings(warehouse_path=root / "bench.duckdb", stage_dir=root / "stage")
+    report: dict[str, str] = {}
+
+    t0 = time.monotonic()
+    summary = generate(scale=args.scale, seed=args.seed, out_dir=root / "events")
+    report["generate"] = f"{time.monotonic() - t0:.1f} s"
+
+    admin = Path(summary["admin.membership.v1"]["path"])
+    peak_count, peak_key = split_peak_window(admin, root / "admin.rest.jsonl", root / "peak.jsonl")
+    inputs = {
+        "admin.membership.v1": root / "admin.rest.jsonl",
+        "okta.system_log.v1": Path(summary["okta.system_log.v1"]["path"]),
+        "zendesk.ticket_events.v1": Path(summary["zendesk.ticket_events.v1"]["path"]),
+    }
+    for topic, path in inputs.items():
+        t0 = time.monotonic()
+        landed = ingest_files([path], topic, settings)
+        secs = time.monotonic() - t0
+        report[f"land {topic}"] = (
+            f"{landed.messages:,} msgs in {secs:.1f} s = {landed.messages / secs:,.0f} rows/s"
+        )
+
+    t0 = time.monotonic()
+    full = build(settings, full_refresh=True, quiet=True, exclude="test_type:data")
+    full_secs = time.monotonic() - t0
+    times = _model_seconds(full.run_results)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    events = con.execute(
+        "select count(*) from intermediate.int_membership_events_deduplicated"
+    ).fetchone()[0]
+    windows = con.execute("select count(*) from marts.bridge_repl_team_membership").fetchone()[0]
+    tickets = con.execute("select count(*) from marts.fct_ticket_attribution").fetchone()[0]
+    con.close()
+    bridge_secs = sum(
+        times.get(m, 0.0)
+        for m in (
+            "int_membership_events_deduplicated",
+            "int_membership_intervals",
+            "bridge_repl_team_membership",
+        )
+    )
+    report["full build (dbt build, no data tests)"] = f"{full_secs:.1f} s"
+    report["bridge full rebuild"] = (
+        f"{events:,} events -> {windows:,} windows in {bridge_secs:.1f} s "
+        f"= {events / max(bridge_secs, 1e-9):,.0f} events/s"
+    )
+    fct_secs = times.get("fct_ticket_attribution", 0.0)
+    report["ticket attribution"] = (
+        f"{tickets:,} ticket events in {fct_secs:.1f} s = {tickets / max(fct_secs, 1e-9):,.0f}/s"
+    )
+
+    ingest_files([root / "peak.jsonl"], "admin.membership.v1", settings)
+    t0 = time.monotonic()
+    incremental = build(settings, quiet=True, exclude="test_type:data")
+    inc_secs = time.monotonic() - t0
+    inc_times = _model_seconds(incremental.run_results)
+    inc_bridge = sum(
+        inc_times.get(m, 0.0)
+        for m in (
+            "int_membership_events_deduplicated",
+            "int_membership_intervals",
+            "bridge_repl_team_membership",
+        )
+    )
+    report["peak 15-min batch"] = f"{peak_count:,} events emitted in window {peak_key}"
+    report["incremental build after it"] = (
+        f"{inc_secs:.1f} s (full {full_secs:.1f} s, ratio {inc_secs / full_secs:.2f}); "
+        f"bridge models {inc_bridge:.1f} s vs {bridge_secs:.1f} s "
+        f"(ratio {inc_bridge / max(bridge_secs, 1e-9):.2f})"
+    )
+    slowest = sorted(inc_times.items(), key=lambda kv: -kv[1])[:5]
+    report["incremental slowest models"] = ", ".join(f"{m} {s:.1f}s" for m, s in slowest)
+
+    try:
+        from bench.kafka_throughput import run as kafka_run
+
+        k = kafka_run(messages=args.kafka_messages)
+        report["kafka"] = ", ".join(f"{key}={value}" for key, value in k.items())
+    except ImportError as exc:
+        report["kafka"] = f"not measured ({exc})"
+
+    print(f"\nrevops bench — scale {args.scale}, seed {args.seed}")
+    for key, value in report.items():
+        print(f"  {key:<42} {value}")
+
+
+if __name__ == "__main__":
+    main()
