@@ -57,35 +57,90 @@ copies as (
 
 ),
 
-one_copy_per_event_id as (
+copies_per_event_id as (
+
+    -- Most events arrive once: find the few with several copies by aggregation, and spend the
+    -- window sorts on those only.
+    select event_id, count(*) as copies_loaded
+    from copies
+    group by event_id
+
+),
+
+single_copies as (
+
+    select copies.*, 1 as copies_loaded, copies._loaded_at as first_loaded_at
+    from copies
+    inner join copies_per_event_id
+        on copies_per_event_id.event_id = copies.event_id
+        and copies_per_event_id.copies_loaded = 1
+
+),
+
+chosen_among_copies as (
 
     -- Same event_id: keep one copy, chosen by content (never by arrival order); it was first
     -- known when its earliest identical copy was loaded.
     select
-        *,
-        count(*) over (partition by event_id) as copies_loaded,
-        min(_loaded_at) over (partition by event_id, content_hash, emitted_at) as first_loaded_at
+        copies.*,
+        copies_per_event_id.copies_loaded,
+        min(copies._loaded_at) over (
+            partition by copies.event_id, copies.content_hash, copies.emitted_at
+        ) as first_loaded_at
     from copies
+    inner join copies_per_event_id
+        on copies_per_event_id.event_id = copies.event_id
+        and copies_per_event_id.copies_loaded > 1
     qualify row_number() over (
-        partition by event_id
-        order by emitted_at, content_hash, _loaded_at, source_position
+        partition by copies.event_id
+        order by copies.emitted_at, copies.content_hash, copies._loaded_at, copies.source_position
     ) = 1
+
+),
+
+one_copy_per_event_id as (
+
+    select * from single_copies
+    {% if since %}
+    where event_key in (select event_key from touched_keys)
+    {% endif %}
+    union all
+    select * from chosen_among_copies
+    {% if since %}
+    where event_key in (select event_key from touched_keys)
+    {% endif %}
+
+),
+
+changes_per_content as (
+
+    select event_key, content_hash, count(*) as semantic_copies
+    from one_copy_per_event_id
+    group by event_key, content_hash
 
 ),
 
 one_event_per_change as (
 
     -- Semantic duplicates: a retry with a new event_id carries the same change; keep the earliest.
-    select
-        *,
-        count(*) over (partition by event_key, content_hash) as semantic_copies
+    select one_copy_per_event_id.*, changes_per_content.semantic_copies
     from one_copy_per_event_id
-    {% if since %}
-    where event_key in (select event_key from touched_keys)
-    {% endif %}
+    inner join changes_per_content
+        on changes_per_content.event_key = one_copy_per_event_id.event_key
+        and changes_per_content.content_hash = one_copy_per_event_id.content_hash
+        and changes_per_content.semantic_copies = 1
+
+    union all
+
+    select one_copy_per_event_id.*, changes_per_content.semantic_copies
+    from one_copy_per_event_id
+    inner join changes_per_content
+        on changes_per_content.event_key = one_copy_per_event_id.event_key
+        and changes_per_content.content_hash = one_copy_per_event_id.content_hash
+        and changes_per_content.semantic_copies > 1
     qualify row_number() over (
-        partition by event_key, content_hash
-        order by emitted_at, event_id
+        partition by one_copy_per_event_id.event_key, one_copy_per_event_id.content_hash
+        order by one_copy_per_event_id.emitted_at, one_copy_per_event_id.event_id
     ) = 1
 
 ),

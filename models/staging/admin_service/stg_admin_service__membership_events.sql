@@ -10,6 +10,7 @@
     One row per raw message, parsed, typed and validated. Invalid events stay here with a
     rejection_reason (surfaced by dq_rejected_events) instead of disappearing; event-level
     deduplication needs every copy of an event and happens in int_membership_events_deduplicated.
+    The payload itself, unknown fields included, stays in raw (join on source_position).
 -#}
 
 with
@@ -23,29 +24,43 @@ source as (
 
 ),
 
+{%- set fields = [
+    'event_id', 'event_type', 'repl_id', 'team_id', 'role', 'team_name', 'parent_team_id',
+    'merged_into_team_id', 'okta_user_id', 'effective_at', 'emitted_at', 'actor',
+] %}
+
+extracted as (
+
+    select
+        *,
+        {{ json_text_fields('payload', fields) }} as payload_fields,
+        {{ json_fragment('payload', 'successor_team_ids') }} as successor_team_ids
+    from source
+
+),
+
 parsed as (
 
     select
         _source_position as source_position,
-        nullif(trim({{ json_text('payload', 'event_id') }}), '') as event_id,
-        {{ json_text('payload', 'event_type') }} as event_type,
-        {{ json_text('payload', 'repl_id') }} as repl_id_raw,
-        {{ json_text('payload', 'team_id') }} as team_id,
-        {{ json_text('payload', 'role') }} as role_raw,
-        {{ json_text('payload', 'team_name') }} as team_name,
-        {{ json_text('payload', 'parent_team_id') }} as parent_team_id,
-        {{ json_text('payload', 'merged_into_team_id') }} as merged_into_team_id,
-        {{ json_fragment('payload', 'successor_team_ids') }} as successor_team_ids,
-        {{ json_text('payload', 'okta_user_id') }} as okta_user_id,
-        {{ json_text('payload', 'effective_at') }} as effective_at_text,
-        {{ json_text('payload', 'emitted_at') }} as emitted_at_text,
-        {{ json_text('payload', 'actor') }} as actor,
-        {{ parse_iso_timestamp(json_text('payload', 'effective_at')) }} as effective_at,
-        {{ parse_iso_timestamp(json_text('payload', 'emitted_at')) }} as emitted_at,
+        nullif(trim({{ list_item('payload_fields', 1) }}), '') as event_id,
+        {{ list_item('payload_fields', 2) }} as event_type,
+        {{ list_item('payload_fields', 3) }} as repl_id_raw,
+        {{ list_item('payload_fields', 4) }} as team_id,
+        {{ list_item('payload_fields', 5) }} as role_raw,
+        {{ list_item('payload_fields', 6) }} as team_name,
+        {{ list_item('payload_fields', 7) }} as parent_team_id,
+        {{ list_item('payload_fields', 8) }} as merged_into_team_id,
+        successor_team_ids,
+        {{ list_item('payload_fields', 9) }} as okta_user_id,
+        {{ list_item('payload_fields', 10) }} as effective_at_text,
+        {{ list_item('payload_fields', 11) }} as emitted_at_text,
+        {{ list_item('payload_fields', 12) }} as actor,
+        {{ parse_iso_timestamp(list_item('payload_fields', 10)) }} as effective_at,
+        {{ parse_iso_timestamp(list_item('payload_fields', 11)) }} as emitted_at,
         _loaded_at,
-        _batch_id,
-        payload
-    from source
+        _batch_id
+    from extracted
 
 ),
 
@@ -147,8 +162,7 @@ final as (
         rejection_reason,
         rejection_reason is null as is_valid,
         _loaded_at,
-        _batch_id,
-        payload
+        _batch_id
     from normalized
 
 )
