@@ -178,6 +178,6 @@ def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
     answer_questions(warehouse, date.today())
     print("\n  dbt build:", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     print(f"  dbt docs:  {docs if docs.exists() else 'not generated'}")
-    print(f"  warehouse: {warehouse}  (duckdb {warehouse} — schemas raw, staging, intermediate, marts)")
+    print(f"  warehouse: {warehouse}  (schemas raw, staging, intermediate, marts)")
     clock.step("Done")
     return 0 if built.returncode == 0 else 1
