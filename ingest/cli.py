@@ -68,11 +68,10 @@ def cmd_ingest_file(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest_kafka(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.kafka.consumer import BrokerUnavailableError, consume
-
     bootstrap = args.bootstrap or settings.kafka_bootstrap
     if not bootstrap:
         raise CliError("no Kafka bootstrap servers: pass --bootstrap or set REVOPS_KAFKA_BOOTSTRAP")
+    from ingest.kafka.consumer import BrokerUnavailableError, consume
     try:
         result = consume(
             settings,
