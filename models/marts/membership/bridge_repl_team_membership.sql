@@ -69,44 +69,22 @@ islands as (
 
 windows as (
 
+    -- open_order_key starts with the open instant, so the island's first opener is the row with
+    -- the smallest key; every non-zero-length interval ending at valid_to shares one close.
     select
         repl_id,
         team_id,
         role,
         island_number,
         min(open_at) as valid_from,
-        max(interval_end) as valid_to
+        max(interval_end) as valid_to,
+        min_by(open_event_id, open_order_key) as opened_by_event_id,
+        min_by(open_loaded_at, open_order_key) as opened_loaded_at,
+        max_by(close_event_id, interval_end) as closed_by_event_id,
+        max_by(close_loaded_at, interval_end) as closed_loaded_at,
+        max_by(close_reason, interval_end) as close_reason
     from islands
     group by repl_id, team_id, role, island_number
-
-),
-
-window_lineage as (
-
-    select distinct
-        repl_id,
-        team_id,
-        role,
-        island_number,
-        -- The first opener of the island; the close of its latest-ending interval (all
-        -- non-zero-length intervals ending at valid_to share that close).
-        first_value(open_event_id) over opening as opened_by_event_id,
-        first_value(open_loaded_at) over opening as opened_loaded_at,
-        first_value(close_event_id) over closing as closed_by_event_id,
-        first_value(close_loaded_at) over closing as closed_loaded_at,
-        first_value(close_reason) over closing as close_reason
-    from islands
-    window
-        opening as (
-            partition by repl_id, team_id, role, island_number
-            order by open_at, open_order_key
-            rows between unbounded preceding and unbounded following
-        ),
-        closing as (
-            partition by repl_id, team_id, role, island_number
-            order by interval_end desc, close_order_key
-            rows between unbounded preceding and unbounded following
-        )
 
 ),
 
@@ -120,20 +98,14 @@ final as (
         windows.valid_to,
         windows.valid_to = {{ open_valid_to() }} as is_current,
         coalesce(restated.team_id_restated, windows.team_id) as team_id_restated,
-        window_lineage.opened_by_event_id,
-        window_lineage.closed_by_event_id,
-        window_lineage.close_reason,
+        windows.opened_by_event_id,
+        windows.closed_by_event_id,
+        windows.close_reason,
         case
-            when window_lineage.closed_loaded_at > window_lineage.opened_loaded_at
-                then window_lineage.closed_loaded_at
-            else window_lineage.opened_loaded_at
+            when windows.closed_loaded_at > windows.opened_loaded_at then windows.closed_loaded_at
+            else windows.opened_loaded_at
         end as recorded_at
     from windows
-    inner join window_lineage
-        on window_lineage.repl_id = windows.repl_id
-        and window_lineage.team_id = windows.team_id
-        and window_lineage.role = windows.role
-        and window_lineage.island_number = windows.island_number
     left join restated on restated.team_id = windows.team_id
 
 )
