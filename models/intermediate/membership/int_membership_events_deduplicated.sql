@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_touched_keys('event_key', 'select event_key as key_value from (' ~ membership_touched_event_keys(incremental_watermark()) ~ ') as k') }}",
-        post_hook="{{ set_incremental_watermark() }}",
+        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
 

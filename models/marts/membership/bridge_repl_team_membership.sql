@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_touched_keys('repl_id', 'select repl_id as key_value from (' ~ membership_touched_repls(incremental_watermark()) ~ ') as t') }}",
-        post_hook="{{ set_incremental_watermark() }}",
+        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
 

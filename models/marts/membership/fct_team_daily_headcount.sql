@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_touched_keys('team_id', 'select team_id as key_value from (' ~ headcount_affected_teams(incremental_watermark()) ~ ') as t', 'date_day >= (select a.from_date from (' ~ headcount_affected_teams(incremental_watermark()) ~ ') as a where a.team_id = ' ~ this ~ '.team_id)') }}",
-        post_hook="{{ set_incremental_watermark() }}",
+        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
 

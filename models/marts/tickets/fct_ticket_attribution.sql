@@ -2,8 +2,8 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('ticket_event_id', 'select ticket_event_id as key_value from (' ~ ticket_events_to_attribute(incremental_watermark()) ~ ') as t') }}",
-        post_hook="{{ set_incremental_watermark() }}",
+        pre_hook="{{ delete_touched_keys('ticket_event_id', 'select ticket_event_id as key_value from (' ~ ticket_events_to_attribute(incremental_watermark('stg_admin_service__membership_events'), incremental_watermark('stg_zendesk__ticket_events')) ~ ') as t') }}",
+        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events'), ref('stg_zendesk__ticket_events')]) }}",
     )
 }}
 
@@ -20,7 +20,8 @@
     identity or membership history changed, from the instant it changed.
 -#}
 
-{%- set since = incremental_watermark() %}
+{%- set since = incremental_watermark('stg_admin_service__membership_events') %}
+{%- set tickets_since = incremental_watermark('stg_zendesk__ticket_events') %}
 
 with
 
@@ -29,7 +30,7 @@ ticket_events as (
     select ticket_events.*
     from {{ ref('stg_zendesk__ticket_events') }} as ticket_events
     {% if since %}
-    inner join ({{ ticket_events_to_attribute(since) }}) as scope
+    inner join ({{ ticket_events_to_attribute(since, tickets_since) }}) as scope
         on scope.ticket_event_id = ticket_events.ticket_event_id
     {% endif %}
     where ticket_events.is_valid
