@@ -72,6 +72,7 @@ def cmd_ingest_kafka(args: argparse.Namespace, settings: Settings) -> int:
     if not bootstrap:
         raise CliError("no Kafka bootstrap servers: pass --bootstrap or set REVOPS_KAFKA_BOOTSTRAP")
     from ingest.kafka.consumer import BrokerUnavailableError, consume
+
     try:
         result = consume(
             settings,
