@@ -1,0 +1,81 @@
+"""Synthetic company: deterministic JSONL event streams with realistic dirt, one file per topic.
+
+`generate(scale, seed, out_dir)` writes `<out_dir>/<topic>.jsonl` in *delivery order* (what a
+consumer would receive) and returns per-topic counts, including how much of each kind of dirt was
+put in. `kafka_key(topic, payload)` is the message key the producer uses.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from ingest.generator.company import HISTORY_END, SCALES, Company
+from ingest.generator.sink import Dirt, TopicSink
+
+__all__ = ["SCALES", "generate", "kafka_key"]
+
+# Okta and Zendesk deliver with fewer problems than the Admin Service (no backdating, no retries
+# with new ids), but they do re-deliver.
+_QUIET = Dirt(
+    exact_duplicate=0.01,
+    semantic_duplicate=0.0,
+    backdated=0.0,
+    beyond_window=0.0,
+    malformed=0.0,
+    unknown_type=0.0,
+    missing_key=0.0,
+    bad_timestamp=0.0,
+    extra_field=0.0,
+)
+
+
+def generate(scale: str, seed: int, out_dir: Path) -> dict[str, dict]:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rnd = random.Random(seed)
+    specs = {
+        "admin.membership.v1": ("event_id", "effective_at", "emitted_at", Dirt()),
+        "okta.system_log.v1": ("uuid", "published", None, _QUIET),
+        "zendesk.ticket_events.v1": ("id", "created_at", None, _QUIET),
+    }
+    sinks = {
+        topic: TopicSink(
+            out_dir / f"{topic}.jsonl",
+            random.Random(rnd.getrandbits(64)),
+            dirt,
+            id_field=id_field,
+            time_field=time_field,
+            emitted_field=emitted_field,
+            history_end=HISTORY_END,
+        )
+        for topic, (id_field, time_field, emitted_field, dirt) in specs.items()
+    }
+    Company(SCALES[scale], rnd, sinks).run()
+    for sink in sinks.values():
+        sink.close()
+    # One malformed line each for Okta and Zendesk: every source gets quarantine coverage.
+    for topic in ("okta.system_log.v1", "zendesk.ticket_events.v1"):
+        with open(sinks[topic].path, "ab") as fh:
+            fh.write(b'{"truncated": \n')
+        sinks[topic].stats["malformed"] += 1
+        sinks[topic].stats["messages"] += 1
+    return {
+        topic: {"path": sink.path, **dict(sorted(sink.stats.items()))}
+        for topic, sink in sinks.items()
+    }
+
+
+def kafka_key(topic: str, payload: dict) -> bytes | None:
+    """Partitioning key: per repl (or team) for the Admin Service, per user, per ticket."""
+    value: object = None
+    if topic == "admin.membership.v1":
+        value = payload.get("repl_id") or payload.get("team_id")
+    elif topic == "okta.system_log.v1":
+        target = payload.get("target") or [{}]
+        value = target[0].get("id") if isinstance(target, list) and target else None
+    elif topic == "zendesk.ticket_events.v1":
+        value = payload.get("ticket_id")
+    return None if value is None else str(value).encode()
