@@ -56,19 +56,39 @@ def quarantine_line(msg: SourceMessage, reason: str) -> bytes:
     return orjson.dumps(record) + b"\n"
 
 
+_ENVELOPE = (
+    b'{"source_position":"%b","topic":"%b","partition":%b,"offset":%b,"key":%b,'
+    b'"kafka_timestamp_ms":%b,"payload":%b}\n'
+)
+
+
+def _int_or_null(value: int | None) -> bytes:
+    return b"null" if value is None else str(value).encode()
+
+
 def decode(msg: SourceMessage) -> Decoded:
     value = msg.value
-    if not value or not value.strip():
+    if not value or value.isspace():
         return Decoded(quarantine_line(msg, "empty message"), ok=False)
     try:
         parsed = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         return Decoded(quarantine_line(msg, f"malformed JSON: {exc}"), ok=False)
-    if not isinstance(parsed, dict):
+    if type(parsed) is not dict:
         kind = type(parsed).__name__
         return Decoded(quarantine_line(msg, f"JSON is a {kind}, not an object"), ok=False)
     # The payload is spliced in verbatim (auditors see the bytes the producer sent) unless it
-    # spans lines, which would break the newline-delimited stage file.
-    body = value if b"\n" not in value and b"\r" not in value else orjson.dumps(parsed)
-    meta = orjson.dumps(_meta(msg))
-    return Decoded(meta[:-1] + b',"payload":' + body.strip() + b"}\n", ok=True)
+    # spans lines, which would break the newline-delimited stage file. The envelope is formatted
+    # directly: positions and topic names never need JSON escaping, the key may.
+    body = value.strip() if b"\n" not in value and b"\r" not in value else orjson.dumps(parsed)
+    key = b"null" if msg.key is None else orjson.dumps(msg.key.decode("utf-8", "replace"))
+    line = _ENVELOPE % (
+        msg.source_position.encode(),
+        msg.topic.encode(),
+        _int_or_null(msg.partition),
+        _int_or_null(msg.offset),
+        key,
+        _int_or_null(msg.timestamp_ms),
+        body,
+    )
+    return Decoded(line, ok=True)

@@ -36,6 +36,7 @@ def stage_batch(
     """Decode and write one stage file per source (plus one for quarantine)."""
     batch_id = batch_id or new_batch_id()
     lines: dict[str, list[bytes]] = {}
+    offsets: dict[str, list[int]] = {}
     quarantined = 0
     for msg in messages:
         decoded = decode(msg)
@@ -45,8 +46,16 @@ def stage_batch(
             source = QUARANTINE_SOURCE
             quarantined += 1
         lines.setdefault(source, []).append(decoded.line)
+        if msg.offset is not None:
+            offsets.setdefault(source, []).append(msg.offset)
     files = [
-        write_stage_file(settings.stage_dir, source, batch_id, source_lines)
+        write_stage_file(
+            settings.stage_dir,
+            source,
+            batch_id,
+            source_lines,
+            (min(offsets[source]), max(offsets[source])) if source in offsets else (None, None),
+        )
         for source, source_lines in sorted(lines.items())
     ]
     return batch_id, files, quarantined

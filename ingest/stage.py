@@ -23,6 +23,10 @@ class StagedFile:
     path: Path
     sha256: str
     rows: int
+    # Offset (or line number) bounds of the file's rows: the raw loader's idempotency check
+    # only needs to look at raw rows in this range.
+    min_offset: int | None = None
+    max_offset: int | None = None
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -34,7 +38,13 @@ def batch_date(batch_id: str) -> tuple[str, str, str]:
     return batch_id[0:4], batch_id[4:6], batch_id[6:8]
 
 
-def write_stage_file(stage_dir: Path, source: str, batch_id: str, lines: list[bytes]) -> StagedFile:
+def write_stage_file(
+    stage_dir: Path,
+    source: str,
+    batch_id: str,
+    lines: list[bytes],
+    offsets: tuple[int | None, int | None] = (None, None),
+) -> StagedFile:
     """Write one batch of one source durably and return its location and checksum."""
     yyyy, mm, dd = batch_date(batch_id)
     folder = Path(stage_dir) / source / yyyy / mm / dd
@@ -53,4 +63,4 @@ def write_stage_file(stage_dir: Path, source: str, batch_id: str, lines: list[by
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return StagedFile(source, path, hashlib.sha256(data).hexdigest(), len(lines))
+    return StagedFile(source, path, hashlib.sha256(data).hexdigest(), len(lines), *offsets)

@@ -158,18 +158,17 @@ class Warehouse:
         quarantine = table == QUARANTINE_TABLE
         columns = _QUARANTINE_READ_COLUMNS if quarantine else _EVENT_READ_COLUMNS
         body = "s.reason, s.raw_text, s.raw_base64" if quarantine else "s.payload"
-        # Positions are compared only within the batch's own topics and offset range so the
-        # idempotency check stays a pruned scan, not a full-table anti-join, as raw grows.
+        # A position can only be in raw already if its offset lies in this file's offset range:
+        # the check scans that range (pruned by zone maps), not the whole table, as raw grows.
+        if staged.min_offset is not None and staged.max_offset is not None:
+            in_range = "r._offset between ? and ?"
+            bounds = [staged.min_offset, staged.max_offset]
+        else:
+            in_range, bounds = "true", []
         sql = f"""
             insert into raw.{table}
             with s as (
                 select * from read_json(?, format = 'newline_delimited', columns = {columns})
-            ),
-            existing as (
-                select r._source_position
-                from raw.{table} as r
-                where r._topic in (select distinct topic from s)
-                  and r._source_position in (select source_position from s)
             )
             select
                 s.source_position,
@@ -184,10 +183,15 @@ class Warehouse:
                 ?,
                 {body}
             from s
-            where s.source_position not in (select _source_position from existing)
+            where not exists (
+                select 1
+                from raw.{table} as r
+                where {in_range}
+                  and r._source_position = s.source_position
+            )
         """
         row = self.con.execute(
-            sql, [str(staged.path), loaded_at, batch_id, str(staged.path)]
+            sql, [str(staged.path), loaded_at, batch_id, str(staged.path), *bounds]
         ).fetchone()
         return int(row[0]) if row else 0
 

@@ -102,6 +102,7 @@ class Company:
         self.next_ticket = 10_000
         self.next_ticket_event = 1_000_000
         self.next_zendesk_user = 360_000_000
+        self._pods: list[Team] | None = None  # active pods; rebuilt only when teams change
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -169,6 +170,7 @@ class Company:
             region = REGIONS[self.next_team % len(REGIONS)]
             team.name = f"{region} {self.rnd.choice(SEGMENTS)} {self.next_team}"
         self.teams[team.team_id] = team
+        self._pods = None
         self.admin_event(
             "TEAM_CREATED",
             at,
@@ -179,7 +181,9 @@ class Company:
         return team
 
     def pods(self) -> list[Team]:
-        return [t for t in self.teams.values() if t.active and t.level == 2]
+        if self._pods is None:
+            self._pods = [t for t in self.teams.values() if t.active and t.level == 2]
+        return self._pods
 
     def build_org(self, at: datetime) -> None:
         roots = [self.create_team(at, None, f"{r} Go-To-Market") for r in REGIONS]
@@ -287,6 +291,7 @@ class Company:
             "TEAM_MERGED", at, team_id=absorbed.team_id, merged_into_team_id=survivor.team_id
         )
         absorbed.active = False
+        self._pods = None
         for repl_id in list(absorbed.primary):
             self.reps[repl_id].primary = survivor.team_id
             survivor.primary.add(repl_id)
@@ -308,6 +313,7 @@ class Company:
             successor_team_ids=[t.team_id for t in successors],
         )
         team.active = False
+        self._pods = None
         members = sorted(team.primary)
         for repl_id in list(team.secondary):
             self.reps[repl_id].secondary.discard(team.team_id)
@@ -447,9 +453,9 @@ class Company:
                 if rep.secondary and (len(rep.secondary) >= 2 or rnd.random() < 0.5):
                     self.leave(rep, rnd.choice(sorted(rep.secondary)), "secondary", at)
                 else:
-                    pods = [t for t in self.pods() if t.team_id != rep.primary]
-                    if pods:
-                        self.join(rep, rnd.choice(pods), "secondary", at)
+                    team = rnd.choice(self.pods())
+                    if team.team_id != rep.primary and team.team_id not in rep.secondary:
+                        self.join(rep, team, "secondary", at)
             elif action == "transfer":
                 self.transfer(rep, at)
             elif action == "leave":
