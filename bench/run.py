@@ -61,7 +61,8 @@ def main() -> None:
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium"])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--dir", default="warehouse/bench")
-    parser.add_argument("--kafka-messages", type=int, default=1_000_000)
+    parser.add_argument("--kafka-messages", type=int, default=200_000)
+    parser.add_argument("--events", help="reuse a generated company in this directory")
     args = parser.parse_args()
 
     root = Path(args.dir)
@@ -71,8 +72,14 @@ def main() -> None:
     report: dict[str, str] = {}
 
     t0 = time.monotonic()
-    summary = generate(scale=args.scale, seed=args.seed, out_dir=root / "events")
-    report["generate"] = f"{time.monotonic() - t0:.1f} s"
+    if args.events:
+        summary = {
+            topic: {"path": Path(args.events) / f"{topic}.jsonl"}
+            for topic in ("admin.membership.v1", "okta.system_log.v1", "zendesk.ticket_events.v1")
+        }
+    else:
+        summary = generate(scale=args.scale, seed=args.seed, out_dir=root / "events")
+        report["generate"] = f"{time.monotonic() - t0:.1f} s"
 
     admin = Path(summary["admin.membership.v1"]["path"])
     peak_count, peak_key = split_peak_window(admin, root / "admin.rest.jsonl", root / "peak.jsonl")

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_INVALID, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, TopicPartition
 
 from ingest.envelope import SourceMessage
 from ingest.landing import land_batch
@@ -101,6 +101,9 @@ class _Run:
         self.high_watermarks: dict[TopicPartitionKey, int] = {}
         self.assigned: set[TopicPartitionKey] = set()
         self.batch_started = time.monotonic()
+        self.assigned_at: float | None = None
+        # After a failure nothing more is landed: the uncommitted batch is simply re-delivered.
+        self.failed = False
 
     def flush(self) -> None:
         """Land the pending batch, then (and only then) commit its offsets."""
@@ -132,9 +135,11 @@ class _Run:
             self.start_at[key] = start if start >= 0 else low
             self.high_watermarks[key] = high
             self.assigned.add(key)
+        self.assigned_at = time.monotonic()
 
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.flush()
+        if not self.failed:
+            self.flush()
         for tp in partitions:
             self.assigned.discard((tp.topic, tp.partition))
 
@@ -162,7 +167,7 @@ def consume(
     """Consume `topics` into the stage and raw until stopped (see the module docstring)."""
     consumer = Consumer(consumer_config(settings, bootstrap))
     try:
-        consumer.list_topics(timeout=10)
+        consumer.list_topics(timeout=5)
     except KafkaException as exc:
         consumer.close()
         raise BrokerUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from exc
@@ -228,12 +233,15 @@ def consume(
                 if run.caught_up():
                     run.result.stopped_by = "high watermark"
                     break
-                if now - last_message > idle_timeout_s:
+                # Idle only counts once partitions are assigned: joining a group can take a while.
+                idle_since = max(last_message, run.assigned_at or now)
+                if now - idle_since > idle_timeout_s:
                     run.result.stopped_by = "idle timeout"
                     break
         run.flush()
-    except KafkaError as exc:  # pragma: no cover - surfaced as KafkaException by the client
-        raise KafkaException(exc) from exc
+    except BaseException:
+        run.failed = True
+        raise
     finally:
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)

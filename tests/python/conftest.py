@@ -1,0 +1,24 @@
+"""Shared fixtures: one librdkafka mock cluster (real Kafka protocol over TCP) per session."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from ingest.kafka.mock_cluster import MockCluster
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    with MockCluster(num_brokers=3) as cluster:
+        yield cluster.bootstrap_servers
+
+
+@pytest.fixture
+def unique_name() -> str:
+    """A topic/group suffix so tests sharing the cluster never see each other's data."""
+    return f"t{next(_names)}"
