@@ -207,18 +207,30 @@ carried_primary_add_displacers as (
 
 opens_{{ level + 1 }} as (
 
-    -- A merge carries every slot it closed into the surviving team at the same position.
+    -- A merge carries every slot it closed into the surviving team at the same position. Two
+    -- intervals of one slot closed by the same merge (an ADDED that was a no-op on an open slot)
+    -- carry the same open, possibly at different levels: it is derived once, at the first.
     select distinct
-        repl_id,
-        merged_into_team_id as team_id,
-        role,
+        closed.repl_id,
+        closed.merged_into_team_id as team_id,
+        closed.role,
         {{ level + 1 }} as carry_depth,
-        team_close_event_id as open_event_id,
-        team_close_order_key as open_order_key,
-        team_close_at as open_at,
-        team_close_loaded_at as open_loaded_at
-    from closed_{{ level }}
-    where close_reason = 'merged'
+        closed.team_close_event_id as open_event_id,
+        closed.team_close_order_key as open_order_key,
+        closed.team_close_at as open_at,
+        closed.team_close_loaded_at as open_loaded_at
+    from closed_{{ level }} as closed
+    where closed.close_reason = 'merged'
+    {%- for earlier in range(1, level + 1) %}
+        and not exists (
+            select 1
+            from opens_{{ earlier }} as earlier
+            where earlier.repl_id = closed.repl_id
+                and earlier.team_id = closed.merged_into_team_id
+                and earlier.role = closed.role
+                and earlier.open_order_key = closed.team_close_order_key
+        )
+    {%- endfor %}
 
 ),
 

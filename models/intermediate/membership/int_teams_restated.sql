@@ -1,6 +1,7 @@
 {#-
     The current-org view (semantics §5): every team mapped to its surviving successor under the
-    current merges, followed transitively. Active, split or never-merged teams map to themselves.
+    current merges, followed transitively. Active, split or never-merged teams map to themselves,
+    and so does every team whose chain of current merges runs into a cycle.
 -#}
 
 with recursive
@@ -37,7 +38,8 @@ final as (
 
     select
         team_id,
-        successor_team_id as team_id_restated,
+        -- In a cycle no team survives: each keeps its own id (and the cycle is reported).
+        case when hops >= 64 then team_id else successor_team_id end as team_id_restated,
         hops as merge_hops,
         -- 64 hops means the current merges form a cycle: reported by a data test.
         hops >= 64 as is_merge_cycle

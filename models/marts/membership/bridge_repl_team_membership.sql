@@ -70,7 +70,9 @@ islands as (
 windows as (
 
     -- open_order_key starts with the open instant, so the island's first opener is the row with
-    -- the smallest key; every non-zero-length interval ending at valid_to shares one close.
+    -- the smallest key; every non-zero-length interval ending at valid_to shares one close. An
+    -- island that is still open has no close, even when an earlier interval in it had one (closed
+    -- and reopened at one instant): max_by skips null values on some engines, so say it.
     select
         repl_id,
         team_id,
@@ -80,11 +82,29 @@ windows as (
         max(interval_end) as valid_to,
         min_by(open_event_id, open_order_key) as opened_by_event_id,
         min_by(open_loaded_at, open_order_key) as opened_loaded_at,
-        max_by(close_event_id, interval_end) as closed_by_event_id,
-        max_by(close_loaded_at, interval_end) as closed_loaded_at,
-        max_by(close_reason, interval_end) as close_reason
+        {{ dbt.bool_or('close_at is null') }} as is_open,
+        max_by(close_event_id, interval_end) as last_close_event_id,
+        max_by(close_loaded_at, interval_end) as last_close_loaded_at,
+        max_by(close_reason, interval_end) as last_close_reason
     from islands
     group by repl_id, team_id, role, island_number
+
+),
+
+closed_windows as (
+
+    select
+        repl_id,
+        team_id,
+        role,
+        valid_from,
+        valid_to,
+        opened_by_event_id,
+        opened_loaded_at,
+        case when not is_open then last_close_event_id end as closed_by_event_id,
+        case when not is_open then last_close_loaded_at end as closed_loaded_at,
+        case when not is_open then last_close_reason end as close_reason
+    from windows
 
 ),
 
@@ -105,7 +125,7 @@ final as (
             when windows.closed_loaded_at > windows.opened_loaded_at then windows.closed_loaded_at
             else windows.opened_loaded_at
         end as recorded_at
-    from windows
+    from closed_windows as windows
     left join restated on restated.team_id = windows.team_id
 
 )

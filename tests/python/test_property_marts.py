@@ -1,0 +1,240 @@
+"""Property tests: the marts equal an independent reference implementation on random event sets,
+and incremental builds over random batch splits equal a full rebuild.
+
+dbt costs seconds per run, so scenarios are not built one dbt run each: many scenarios with
+namespaced ids go into one warehouse, dbt builds once, and every scenario's slice of every mart is
+compared with the reference. Hypothesis draws the scenarios (through per-scenario seeds for the
+warehouse tests, so hundreds fit in one example; directly for the cheap reference-only properties).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from datetime import date, datetime
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from ingest.dbt_runner import build
+from ingest.file_source import ingest_files
+from ingest.settings import Settings
+from tests.python.reference.membership import (
+    OPEN_END,
+    attribute,
+    build_history,
+    daily_headcount,
+    parse_ts,
+)
+from tests.python.scenarios import Scenario, scenario_from_seed, scenario_strategy
+
+THROUGH = date(2026, 3, 12)
+DBT_VARS = {"headcount_through_date": THROUGH.isoformat()}
+ONE_BIG_EXAMPLE = settings(
+    max_examples=1,
+    deadline=None,
+    phases=[Phase.generate],
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+# -- the reference alone: cheap, so many examples and real shrinking ------------------------------
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenario_strategy())
+def test_reference_is_a_function_of_the_deduplicated_event_set(scenario: Scenario) -> None:
+    truth = build_history(scenario.events)
+    noisy = build_history(scenario.delivered)
+    assert noisy.windows == truth.windows
+    assert noisy.orphan_removals == truth.orphan_removals
+    assert noisy.team_versions == truth.team_versions
+    for w in truth.windows:
+        assert w.valid_from < w.valid_to
+    primaries = sorted(
+        (w.repl_id, w.valid_from, w.valid_to) for w in truth.windows if w.role == "primary"
+    )
+    for (r1, _, end), (r2, start, _) in itertools.pairwise(primaries):
+        assert r1 != r2 or end <= start, "two primary teams at once"
+
+
+# -- the warehouse ------------------------------------------------------------------------------
+
+
+def load(scenarios: list[Scenario], settings_: Settings, name: str) -> None:
+    root = settings_.warehouse_path.parent
+    admin = root / f"{name}.admin.jsonl"
+    admin.write_text(
+        "".join(json.dumps(e) + "\n" for sc in scenarios for e in sc.delivered), encoding="utf-8"
+    )
+    ingest_files([admin], "admin.membership.v1", settings_)
+    tickets = [t for sc in scenarios for t in sc.tickets]
+    if tickets:
+        zd = root / f"{name}.zendesk.jsonl"
+        zd.write_text("".join(json.dumps(t) + "\n" for t in tickets), encoding="utf-8")
+        ingest_files([zd], "zendesk.ticket_events.v1", settings_)
+
+
+def query(settings_: Settings, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(settings_.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def marts(settings_: Settings) -> dict[str, list[tuple]]:
+    return {
+        "bridge": query(
+            settings_,
+            """select repl_id, team_id, role, valid_from, valid_to, opened_by_event_id,
+                      closed_by_event_id, team_id_restated
+               from marts.bridge_repl_team_membership""",
+        ),
+        "orphans": query(settings_, "select event_id from marts.dq_membership_orphan_removals"),
+        "teams": query(
+            settings_,
+            """select team_id, team_name, parent_team_id, is_active, merged_into_team_id,
+                      valid_from, valid_to from marts.dim_teams""",
+        ),
+        "identity": query(
+            settings_,
+            "select okta_user_id, repl_id, valid_from, valid_to from marts.bridge_okta_user_repl",
+        ),
+        "headcount": query(
+            settings_,
+            """select team_id, date_day, primary_headcount, secondary_headcount
+               from marts.fct_team_daily_headcount""",
+        ),
+        "tickets": query(
+            settings_,
+            """select ticket_event_id, repl_id, team_id, unresolved_reason
+               from marts.fct_ticket_attribution""",
+        ),
+    }
+
+
+def expected(sc: Scenario) -> dict[str, list[tuple]]:
+    h = build_history(sc.delivered)  # what the warehouse received, noise and all
+    counts = daily_headcount(h, THROUGH)
+    tickets = []
+    for t in sc.tickets:
+        user = (t["assignee"] or {}).get("external_id")
+        at = parse_ts(t["created_at"])
+        assert at is not None
+        tickets.append((t["id"], *attribute(h, user, at)))
+    return {
+        "bridge": sorted(
+            (
+                w.repl_id,
+                w.team_id,
+                w.role,
+                w.valid_from,
+                w.valid_to,
+                w.opened_by_event_id,
+                w.closed_by_event_id,
+                h.restated.get(w.team_id, w.team_id),
+            )
+            for w in h.windows
+        ),
+        "orphans": sorted((e,) for e in h.orphan_removals),
+        "teams": list(h.team_versions),
+        "identity": sorted(h.identity_windows),
+        "headcount": sorted((team, day, *c) for (team, day), c in counts.items()),
+        "tickets": sorted(tickets, key=str),
+    }
+
+
+def slice_of(rows: list[tuple], prefix: str) -> list[tuple]:
+    return sorted((r for r in rows if str(r[0]).startswith(prefix)), key=repr)
+
+
+def describe(sc: Scenario) -> str:
+    def position(e: dict) -> tuple:
+        return (e["effective_at"], e["emitted_at"], e["event_id"])
+
+    lines = [f"scenario {sc.number} — events in position order:"]
+    for e in sorted(sc.events, key=position):
+        fields = {k: v for k, v in e.items() if v is not None and k not in ("actor",)}
+        lines.append("  " + json.dumps(fields))
+    return "\n".join(lines)
+
+
+def assert_marts_match_reference(scenarios: list[Scenario], actual: dict[str, list[tuple]]) -> None:
+    for sc in scenarios:
+        for mart, rows in expected(sc).items():
+            want = sorted(rows, key=repr)
+            got = slice_of(actual[mart], sc.prefix)
+            assert got == want, (
+                f"{mart} differs\n{describe(sc)}\nexpected:\n"
+                + "\n".join(map(str, want))
+                + "\nactual:\n"
+                + "\n".join(map(str, got))
+            )
+
+
+@pytest.mark.dbt
+@ONE_BIG_EXAMPLE
+@given(seeds=st.lists(st.integers(0, 2**32 - 1), min_size=150, max_size=150))
+def test_marts_equal_the_reference_implementation(
+    seeds: list[int], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("property")
+    settings_ = Settings(warehouse_path=root / "w.duckdb", stage_dir=root / "stage")
+    scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
+    load(scenarios, settings_, "all")
+    result = build(settings_, full_refresh=True, quiet=True, vars=DBT_VARS, check=False)
+    assert result.returncode == 0, result.counts()
+    assert_marts_match_reference(scenarios, marts(settings_))
+
+
+def snapshot(settings_: Settings) -> dict[str, list[tuple]]:
+    tables = query(
+        settings_,
+        """select table_schema || '.' || table_name from information_schema.tables
+           where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE'
+             and table_name <> 'model_watermarks'""",
+    )
+    return {t: sorted(query(settings_, f"select * from {t}"), key=str) for (t,) in tables}
+
+
+@pytest.mark.dbt
+@ONE_BIG_EXAMPLE
+@given(
+    seeds=st.lists(st.integers(0, 2**32 - 1), min_size=40, max_size=40),
+    split_seed=st.integers(0, 2**32 - 1),
+    batches=st.integers(3, 5),
+)
+def test_incremental_builds_equal_a_full_rebuild(
+    seeds: list[int], split_seed: int, batches: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root = tmp_path_factory.mktemp("incremental")
+    settings_ = Settings(warehouse_path=root / "w.duckdb", stage_dir=root / "stage")
+    scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
+    # One delivery stream, cut at random points into batches (a scenario's events straddle them).
+    stream = [(sc.number, e) for sc in scenarios for e in sc.delivered]
+    rnd = random.Random(split_seed)
+    rnd.shuffle(stream)
+    cuts = sorted(rnd.sample(range(1, len(stream)), batches - 1))
+    tickets = [t for sc in scenarios for t in sc.tickets]
+    for i, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
+        part = Scenario(-1, "", delivered=[e for _, e in stream[lo:hi]])
+        part.tickets = tickets[i::batches]
+        load([part], settings_, f"batch{i}")
+        result = build(settings_, full_refresh=(i == 0), quiet=True, vars=DBT_VARS, check=False)
+        assert result.returncode == 0, (i, result.counts())
+    incremental = snapshot(settings_)
+    build(settings_, full_refresh=True, quiet=True, vars=DBT_VARS)
+    full = snapshot(settings_)
+    assert incremental.keys() == full.keys()
+    for table in full:
+        assert incremental[table] == full[table], f"{table}: incremental differs from full"
+    assert_marts_match_reference(scenarios, marts(settings_))
+
+
+def test_open_end_matches_the_warehouse_sentinel() -> None:
+    assert datetime(9999, 12, 31) == OPEN_END
