@@ -68,7 +68,11 @@ def main() -> None:
     root = Path(args.dir)
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    settings = Settings(warehouse_path=root / "bench.duckdb", stage_dir=root / "stage")
+    settings = Settings(
+        warehouse_path=root / "bench.duckdb",
+        stage_dir=root / "stage",
+        dbt_target_path=root / "target",
+    )
     report: dict[str, str] = {}
 
     t0 = time.monotonic()

@@ -54,7 +54,7 @@ def run_dbt(
     on_line: Callable[[str], None] | None = None,
 ) -> DbtResult:
     """Run `dbt <args>`; stream its output unless quiet; raise DbtError on failure if check."""
-    target_path = Path(settings.dbt_project_dir) / "target"
+    target_path = Path(settings.dbt_target_path or Path(settings.dbt_project_dir) / "target")
     cmd = [
         str(Path(sys.executable).parent / "dbt"),
         *args,
@@ -63,6 +63,9 @@ def run_dbt(
         "--profiles-dir",
         str(settings.dbt_profiles_dir),
     ]
+    if settings.dbt_target_path:
+        target_path = target_path.resolve()
+        cmd += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
     proc = subprocess.Popen(

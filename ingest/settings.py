@@ -27,6 +27,9 @@ class Settings:
     dbt_project_dir: Path = PROJECT_DIR
     dbt_profiles_dir: Path = PROJECT_DIR / "profiles"
     dbt_target: str | None = None
+    # Where dbt writes target/ and logs/ (default: the project's). Runs that may overlap — tests,
+    # benchmarks, scheduler tasks — each get their own so artifacts never clobber each other.
+    dbt_target_path: Path | None = None
     extra_kafka_config: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -42,4 +45,7 @@ class Settings:
             batch_max_messages=int(env.get("REVOPS_BATCH_MAX_MESSAGES", base.batch_max_messages)),
             batch_max_seconds=float(env.get("REVOPS_BATCH_MAX_SECONDS", base.batch_max_seconds)),
             dbt_target=env.get("REVOPS_DBT_TARGET") or None,
+            dbt_target_path=Path(env["REVOPS_DBT_TARGET_PATH"])
+            if env.get("REVOPS_DBT_TARGET_PATH")
+            else None,
         )

@@ -1,15 +1,23 @@
 {#-
-    ISO-8601 text → naive UTC timestamp, or null when it does not parse (the caller turns that
-    into a rejection reason). Offsets are honoured; text without one is read as UTC.
+    ISO-8601 text → naive UTC timestamp, or null when it is not one (the caller turns that into a
+    rejection reason). Offsets are honoured; text without one is read as UTC. The shape is checked
+    before the cast: engines also cast keywords ('infinity', 'epoch'), time-zone names and loose
+    spellings that are not instants a producer may send (docs/contracts.md, "Timestamps").
 -#}
 {% macro parse_iso_timestamp(expr) -%}
     {{ return(adapter.dispatch('parse_iso_timestamp', 'revops')(expr)) }}
 {%- endmacro %}
 
 {% macro default__parse_iso_timestamp(expr) -%}
-    (try_cast({{ expr }} as timestamptz) at time zone 'UTC')
+    case
+        when regexp_full_match({{ expr }}, '{{ iso_timestamp_pattern() }}')
+            then (try_cast({{ expr }} as timestamptz) at time zone 'UTC')
+    end
 {%- endmacro %}
 
 {% macro snowflake__parse_iso_timestamp(expr) -%}
-    convert_timezone('UTC', try_to_timestamp_tz({{ expr }}))::timestamp_ntz
+    case
+        when regexp_like({{ expr }}, '{{ iso_timestamp_pattern() }}')
+            then convert_timezone('UTC', try_to_timestamp_tz({{ expr }}))::timestamp_ntz
+    end
 {%- endmacro %}

@@ -1,9 +1,10 @@
 {#-
     (team_id, from_date) pairs an incremental run of fct_team_daily_headcount recomputes: every
     team a touched repl has or had a window in (teams of its ADDED events and, through merges,
-    their successors) from the repl's first affected day; teams whose own events changed (their
-    life span may have moved) from the event's day; and every team from the day after the last
-    day already built (days pass).
+    their successors) from the repl's first affected day; teams with any new team event, from the
+    start (any team event can move the first or last day of the team's life: a backdated rename
+    is its first version, a rename after a merge moves the day it is last seen); and every team
+    from the day after the last day already built (days pass).
 -#}
 {% macro headcount_affected_teams(since) -%}
     select affected.team_id, min(affected.from_date) as from_date
@@ -22,7 +23,7 @@
         from {{ ref('stg_admin_service__membership_events') }} as fresh
         where fresh._loaded_at > cast('{{ since }}' as timestamp)
           and fresh.is_valid
-          and fresh.event_type in ('TEAM_CREATED', 'TEAM_MERGED', 'TEAM_SPLIT')
+          and fresh.event_key like 'team:%'
 
         union all
 

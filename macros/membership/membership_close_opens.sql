@@ -16,6 +16,7 @@
         opens.open_order_key,
         opens.open_at,
         opens.open_loaded_at,
+        opens.open_known_at,
         removal.event_id as removal_event_id,
         removal.order_key as removal_order_key,
         removal.effective_at as removal_at,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +17,12 @@ _names = itertools.count()
 def kafka_bootstrap() -> Iterator[str]:
     with MockCluster(num_brokers=3) as cluster:
         yield cluster.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def dbt_target_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One dbt target/ for the test session: never the project's, and partial parsing is reused."""
+    return tmp_path_factory.mktemp("dbt-target")
 
 
 @pytest.fixture

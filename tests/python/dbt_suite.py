@@ -28,7 +28,11 @@ def split_file(path: Path, first: Path, second: Path) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="revops-dbt-suite-") as tmp:
         root = Path(tmp)
-        settings = Settings(warehouse_path=root / "revops.duckdb", stage_dir=root / "stage")
+        settings = Settings(
+            warehouse_path=root / "revops.duckdb",
+            stage_dir=root / "stage",
+            dbt_target_path=root / "target",
+        )
         summary = generate(scale="tiny", seed=11, out_dir=root / "events")
         batches: list[dict[str, Path]] = [{}, {}]
         for topic, info in summary.items():

@@ -48,8 +48,14 @@ def bridge(settings: Settings) -> list[tuple]:
         con.close()
 
 
-def test_a_run_of_one_model_with_stale_staging_does_not_lose_events(tmp_path: Path) -> None:
-    settings = Settings(warehouse_path=tmp_path / "w.duckdb", stage_dir=tmp_path / "stage")
+def test_a_run_of_one_model_with_stale_staging_does_not_lose_events(
+    tmp_path: Path, dbt_target_path: Path
+) -> None:
+    settings = Settings(
+        warehouse_path=tmp_path / "w.duckdb",
+        stage_dir=tmp_path / "stage",
+        dbt_target_path=dbt_target_path,
+    )
     first = [
         event("c1", "TEAM_CREATED", "2026-01-01T00:00:00Z", team_id="t1", team_name="One"),
         event("c2", "TEAM_CREATED", "2026-01-01T00:00:00Z", team_id="t2", team_name="Two"),

@@ -13,6 +13,7 @@ import itertools
 import json
 import random
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -87,33 +88,34 @@ def query(settings_: Settings, sql: str) -> list[tuple]:
         con.close()
 
 
-def marts(settings_: Settings) -> dict[str, list[tuple]]:
+def marts(settings_: Settings, schema: str = "marts") -> dict[str, list[tuple]]:
     return {
         "bridge": query(
             settings_,
-            """select repl_id, team_id, role, valid_from, valid_to, opened_by_event_id,
+            f"""select repl_id, team_id, role, valid_from, valid_to, opened_by_event_id,
                       closed_by_event_id, team_id_restated
-               from marts.bridge_repl_team_membership""",
+               from {schema}.bridge_repl_team_membership""",
         ),
-        "orphans": query(settings_, "select event_id from marts.dq_membership_orphan_removals"),
+        "orphans": query(settings_, f"select event_id from {schema}.dq_membership_orphan_removals"),
         "teams": query(
             settings_,
-            """select team_id, team_name, parent_team_id, is_active, merged_into_team_id,
-                      valid_from, valid_to from marts.dim_teams""",
+            f"""select team_id, team_name, parent_team_id, is_active, merged_into_team_id,
+                      valid_from, valid_to from {schema}.dim_teams""",
         ),
         "identity": query(
             settings_,
-            "select okta_user_id, repl_id, valid_from, valid_to from marts.bridge_okta_user_repl",
+            f"""select okta_user_id, repl_id, valid_from, valid_to
+                from {schema}.bridge_okta_user_repl""",
         ),
         "headcount": query(
             settings_,
-            """select team_id, date_day, primary_headcount, secondary_headcount
-               from marts.fct_team_daily_headcount""",
+            f"""select team_id, date_day, primary_headcount, secondary_headcount
+               from {schema}.fct_team_daily_headcount""",
         ),
         "tickets": query(
             settings_,
-            """select ticket_event_id, repl_id, team_id, unresolved_reason
-               from marts.fct_ticket_attribution""",
+            f"""select ticket_event_id, repl_id, team_id, unresolved_reason
+               from {schema}.fct_ticket_attribution""",
         ),
     }
 
@@ -181,10 +183,12 @@ def assert_marts_match_reference(scenarios: list[Scenario], actual: dict[str, li
 @ONE_BIG_EXAMPLE
 @given(seeds=st.lists(st.integers(0, 2**32 - 1), min_size=150, max_size=150))
 def test_marts_equal_the_reference_implementation(
-    seeds: list[int], tmp_path_factory: pytest.TempPathFactory
+    seeds: list[int], tmp_path_factory: pytest.TempPathFactory, dbt_target_path: Path
 ) -> None:
     root = tmp_path_factory.mktemp("property")
-    settings_ = Settings(warehouse_path=root / "w.duckdb", stage_dir=root / "stage")
+    settings_ = Settings(
+        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
+    )
     scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
     load(scenarios, settings_, "all")
     result = build(settings_, full_refresh=True, quiet=True, vars=DBT_VARS, check=False)
@@ -192,14 +196,31 @@ def test_marts_equal_the_reference_implementation(
     assert_marts_match_reference(scenarios, marts(settings_))
 
 
-def snapshot(settings_: Settings) -> dict[str, list[tuple]]:
+def snapshot(settings_: Settings, suffix: str = "") -> dict[str, list[tuple]]:
+    """Every intermediate and mart table, keyed by its name without the as-of suffix."""
     tables = query(
         settings_,
-        """select table_schema || '.' || table_name from information_schema.tables
-           where table_schema in ('intermediate', 'marts') and table_type = 'BASE TABLE'
-             and table_name <> 'model_watermarks'""",
+        f"""select table_schema, table_name from information_schema.tables
+            where table_schema in ('intermediate{suffix}', 'marts{suffix}')
+              and table_type = 'BASE TABLE' and table_name <> 'model_watermarks'""",
     )
-    return {t: sorted(query(settings_, f"select * from {t}"), key=str) for (t,) in tables}
+    return {
+        f"{schema.removesuffix(suffix)}.{table}": sorted(
+            query(settings_, f"select * from {schema}.{table}"), key=str
+        )
+        for schema, table in tables
+    }
+
+
+def loaded_through(settings_: Settings) -> str:
+    """The newest raw load time: what the warehouse knows is everything loaded up to it."""
+    (at,) = query(
+        settings_,
+        """select max(_loaded_at) from (
+               select _loaded_at from raw.admin_membership_events
+               union all select _loaded_at from raw.zendesk_ticket_events)""",
+    )[0]
+    return at.isoformat(sep=" ")
 
 
 @pytest.mark.dbt
@@ -210,10 +231,16 @@ def snapshot(settings_: Settings) -> dict[str, list[tuple]]:
     batches=st.integers(3, 5),
 )
 def test_incremental_builds_equal_a_full_rebuild(
-    seeds: list[int], split_seed: int, batches: int, tmp_path_factory: pytest.TempPathFactory
+    seeds: list[int],
+    split_seed: int,
+    batches: int,
+    tmp_path_factory: pytest.TempPathFactory,
+    dbt_target_path: Path,
 ) -> None:
     root = tmp_path_factory.mktemp("incremental")
-    settings_ = Settings(warehouse_path=root / "w.duckdb", stage_dir=root / "stage")
+    settings_ = Settings(
+        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
+    )
     scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
     # One delivery stream, cut at random points into batches (a scenario's events straddle them).
     stream = [(sc.number, e) for sc in scenarios for e in sc.delivered]
@@ -221,19 +248,38 @@ def test_incremental_builds_equal_a_full_rebuild(
     rnd.shuffle(stream)
     cuts = sorted(rnd.sample(range(1, len(stream)), batches - 1))
     tickets = [t for sc in scenarios for t in sc.tickets]
+    said: list[tuple[str, dict[str, list[tuple]]]] = []  # (knowledge time, what the marts said)
     for i, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, len(stream)], strict=True)):
         part = Scenario(-1, "", delivered=[e for _, e in stream[lo:hi]])
         part.tickets = tickets[i::batches]
         load([part], settings_, f"batch{i}")
         result = build(settings_, full_refresh=(i == 0), quiet=True, vars=DBT_VARS, check=False)
         assert result.returncode == 0, (i, result.counts())
-    incremental = snapshot(settings_)
+        said.append((loaded_through(settings_), snapshot(settings_)))
+    incremental = said[-1][1]
     build(settings_, full_refresh=True, quiet=True, vars=DBT_VARS)
     full = snapshot(settings_)
     assert incremental.keys() == full.keys()
     for table in full:
         assert incremental[table] == full[table], f"{table}: incremental differs from full"
     assert_marts_match_reference(scenarios, marts(settings_))
+
+    # The audit view: rebuilt as known at the end of an earlier batch, every table says exactly
+    # what the incremental run said then.
+    known_at, then = said[rnd.randrange(batches - 1)]
+    build(settings_, as_known_at=known_at, quiet=True, vars=DBT_VARS)
+    (suffix,) = {
+        schema.removeprefix("marts")
+        for (schema,) in query(
+            settings_,
+            """select schema_name from information_schema.schemata
+               where schema_name like 'marts_as_of_%'""",
+        )
+    }
+    audit = snapshot(settings_, suffix)
+    assert audit.keys() == then.keys()
+    for table in then:
+        assert audit[table] == then[table], f"{table} as known at {known_at} differs"
 
 
 def test_open_end_matches_the_warehouse_sentinel() -> None:

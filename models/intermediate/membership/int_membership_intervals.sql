@@ -159,7 +159,8 @@ opens_0 as (
         event_id as open_event_id,
         order_key as open_order_key,
         effective_at as open_at,
-        _loaded_at as open_loaded_at
+        _loaded_at as open_loaded_at,
+        _loaded_at as open_known_at
     from membership_events
     where event_type = 'MEMBERSHIP_ADDED'
 
@@ -210,7 +211,8 @@ opens_{{ level + 1 }} as (
     -- A merge carries every slot it closed into the surviving team at the same position. Two
     -- intervals of one slot closed by the same merge (an ADDED that was a no-op on an open slot)
     -- carry the same open, possibly at different levels: it is derived once, at the first.
-    select distinct
+    -- A carried open is known once both the merge and the interval it carries are known.
+    select
         closed.repl_id,
         closed.merged_into_team_id as team_id,
         closed.role,
@@ -218,7 +220,13 @@ opens_{{ level + 1 }} as (
         closed.team_close_event_id as open_event_id,
         closed.team_close_order_key as open_order_key,
         closed.team_close_at as open_at,
-        closed.team_close_loaded_at as open_loaded_at
+        closed.team_close_loaded_at as open_loaded_at,
+        min(
+            case
+                when closed.open_known_at > closed.team_close_loaded_at then closed.open_known_at
+                else closed.team_close_loaded_at
+            end
+        ) as open_known_at
     from closed_{{ level }} as closed
     where closed.close_reason = 'merged'
     {%- for earlier in range(1, level + 1) %}
@@ -231,6 +239,14 @@ opens_{{ level + 1 }} as (
                 and earlier.open_order_key = closed.team_close_order_key
         )
     {%- endfor %}
+    group by
+        closed.repl_id,
+        closed.merged_into_team_id,
+        closed.role,
+        closed.team_close_event_id,
+        closed.team_close_order_key,
+        closed.team_close_at,
+        closed.team_close_loaded_at
 
 ),
 
@@ -255,6 +271,7 @@ final as (
         open_order_key,
         open_at,
         open_loaded_at,
+        open_known_at,
         case close_reason
             when 'removed' then removal_event_id
             when 'merged' then team_close_event_id

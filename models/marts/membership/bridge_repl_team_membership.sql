@@ -81,11 +81,13 @@ windows as (
         min(open_at) as valid_from,
         max(interval_end) as valid_to,
         min_by(open_event_id, open_order_key) as opened_by_event_id,
-        min_by(open_loaded_at, open_order_key) as opened_loaded_at,
         {{ dbt.bool_or('close_at is null') }} as is_open,
         max_by(close_event_id, interval_end) as last_close_event_id,
-        max_by(close_loaded_at, interval_end) as last_close_loaded_at,
-        max_by(close_reason, interval_end) as last_close_reason
+        max_by(close_reason, interval_end) as last_close_reason,
+        -- Every open, carry and close inside the window shaped it: the latest of them is when
+        -- the warehouse knew this row (semantics §4).
+        max(open_known_at) as opens_known_at,
+        max(close_loaded_at) as closes_known_at
     from islands
     group by repl_id, team_id, role, island_number
 
@@ -100,10 +102,11 @@ closed_windows as (
         valid_from,
         valid_to,
         opened_by_event_id,
-        opened_loaded_at,
         case when not is_open then last_close_event_id end as closed_by_event_id,
-        case when not is_open then last_close_loaded_at end as closed_loaded_at,
-        case when not is_open then last_close_reason end as close_reason
+        case when not is_open then last_close_reason end as close_reason,
+        case
+            when closes_known_at > opens_known_at then closes_known_at else opens_known_at
+        end as recorded_at
     from windows
 
 ),
@@ -121,10 +124,7 @@ final as (
         windows.opened_by_event_id,
         windows.closed_by_event_id,
         windows.close_reason,
-        case
-            when windows.closed_loaded_at > windows.opened_loaded_at then windows.closed_loaded_at
-            else windows.opened_loaded_at
-        end as recorded_at
+        windows.recorded_at
     from closed_windows as windows
     left join restated on restated.team_id = windows.team_id
 
