@@ -1,14 +1,19 @@
 {#-
     Repls whose membership history may change because raw rows were loaded after `since`, with
-    the earliest instant from which it may change (`affected_from`). A repl's history is always
-    recomputed whole; affected_from lets downstream facts restate only the instants after it.
+    the earliest instant from which it may change (`affected_from`). History before that instant
+    is a function of events before it, which did not change, so a run recomputes each touched
+    repl from `affected_from` on.
 
-    - membership events of the repl (any copy of a fresh event_id) change it from their
+    - a membership event of the repl (every copy of a fresh event_id, old copies included: a
+      conflicting copy can move an event between repls or instants) changes it from the event's
       effective instant;
-    - a team event (created, merged, split) of team T changes everyone who ever had a direct
-      ADDED in T or in a team merged into T (transitively): their windows may be closed or carried,
-      and their current-org restatement (team_id_restated) may change for all of history, so
-      affected_from is the beginning of time.
+    - a merge or split of team T at instant e closes the slots open in T at e: it changes, from
+      e, everyone who ever had an ADDED in T or in a team merged into T (transitively — carried
+      slots come from there). Everyone else is untouched by it. Names, parents and creations
+      change no slot, and the current-org restatement is joined at query time (the marts are
+      views over it), so they touch no history at all.
+
+    A superset is always safe: recomputing more, or from earlier, gives the same rows.
 -#}
 {% macro membership_touched_repls(since) -%}
     select touched.repl_id, min(touched.affected_from) as affected_from
@@ -26,18 +31,25 @@
 
         union all
 
-        select members.repl_id, cast('1900-01-01' as timestamp) as affected_from
-        from {{ ref('int_membership_events_deduplicated') }} as members
+        select members.repl_id, team_changes.effective_at as affected_from
+        from (
+            select copies.team_id, min(copies.effective_at) as effective_at
+            from {{ ref('stg_admin_service__membership_events') }} as copies
+            where copies.is_valid
+              and copies.event_type in ('TEAM_MERGED', 'TEAM_SPLIT')
+              and copies.event_id in (
+                  select fresh.event_id
+                  from {{ ref('stg_admin_service__membership_events') }} as fresh
+                  where fresh._loaded_at > cast('{{ since }}' as timestamp)
+                    and fresh.is_valid
+              )
+            group by copies.team_id
+        ) as team_changes
         inner join {{ ref('int_team_merge_closure') }} as closure
-            on closure.predecessor_team_id = members.team_id
-        where members.event_type = 'MEMBERSHIP_ADDED'
-          and closure.team_id in (
-              select fresh.team_id
-              from {{ ref('stg_admin_service__membership_events') }} as fresh
-              where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                and fresh.is_valid
-                and fresh.event_type in ('TEAM_CREATED', 'TEAM_MERGED', 'TEAM_SPLIT')
-          )
+            on closure.team_id = team_changes.team_id
+        inner join {{ ref('int_membership_events_deduplicated') }} as members
+            on members.team_id = closure.predecessor_team_id
+            and members.event_type = 'MEMBERSHIP_ADDED'
     ) as touched
     group by touched.repl_id
 {%- endmacro %}

@@ -40,8 +40,16 @@ class Scenario:
     number: int
     prefix: str
     events: list[dict] = field(default_factory=list)  # the true event set
-    delivered: list[dict] = field(default_factory=list)  # what the consumer receives
+    delivered: list[dict] = field(default_factory=list)  # the true set, with duplicates, shuffled
+    # Producer bugs: an event_id re-sent with different content. The copy kept is chosen by
+    # content (§1), so these change the history; they are part of what the warehouse receives.
+    conflicting: list[dict] = field(default_factory=list)
     tickets: list[dict] = field(default_factory=list)
+
+    @property
+    def received(self) -> list[dict]:
+        """Everything the consumer receives."""
+        return self.delivered + self.conflicting
 
 
 def build_scenario(draw: Draw, number: int) -> Scenario:
@@ -128,12 +136,23 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             emitted = datetime.fromisoformat(e["emitted_at"].replace("Z", ""))
             retry["emitted_at"] = iso(emitted + timedelta(seconds=draw(0, 2)))
             delivered.append(retry)
+        elif roll == 2:
+            # The same event_id with other content, emitted at the same second or around it.
+            conflict = dict(e)
+            effective = datetime.fromisoformat(e["effective_at"].replace("Z", ""))
+            emitted = datetime.fromisoformat(e["emitted_at"].replace("Z", ""))
+            if e.get("team_id") and draw(0, 1):
+                conflict["team_id"] = pick(teams)
+            else:
+                conflict["effective_at"] = iso(effective + timedelta(hours=draw(-1, 1)))
+            conflict["emitted_at"] = iso(emitted + timedelta(seconds=draw(-1, 1)))
+            sc.conflicting.append(conflict)
     for i in range(len(delivered) - 1, 0, -1):  # Fisher-Yates with the scenario's own draws
         j = draw(0, i)
         delivered[i], delivered[j] = delivered[j], delivered[i]
     sc.delivered = delivered
 
-    for t in range(draw(0, 4)):
+    for t in range(draw(0, 8)):
         at = BASE + timedelta(days=draw(0, 4), hours=draw(0, 4), minutes=draw(0, 1) * 30)
         user = pick([*users, None, f"{p}ghost"])
         sc.tickets.append(

@@ -167,8 +167,8 @@ final as (
         source_position,
         copies_loaded,
         semantic_copies,
-        {{ dbt.datediff('effective_at', 'emitted_at', 'hour') }}
-            > {{ var('late_event_window_days') | int }} * 24 as is_beyond_late_window,
+        emitted_at > {{ dbt.dateadd('day', var('late_event_window_days') | int, 'effective_at') }}
+            as is_beyond_late_window,
         first_loaded_at as _loaded_at
     from one_event_per_change
 

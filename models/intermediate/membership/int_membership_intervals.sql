@@ -1,8 +1,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('repl_id', 'select repl_id as key_value from (' ~ membership_touched_repls(incremental_watermark()) ~ ') as t') }}",
+        incremental_strategy='restate',
+        restate_key='repl_id',
+        restate_end_column='close_at',
+        restate_scope="{{ membership_touched_repls(incremental_watermark()) }}",
         post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
@@ -17,9 +19,12 @@
     resolved independently with interval lookups; only merge carries depend on earlier results,
     and they are resolved level by level (a carry at level k+1 comes from an interval at level k
     closed by a merge). Zero-length intervals are kept here (orphan detection and carries need
-    them) and vanish in bridge_repl_team_membership.
+    them) and vanish in int_membership_windows.
 
-    Incremental by repl: a run recomputes the whole history of every touched repl.
+    Incremental from the affected instant (strategy `restate`): for each touched repl, intervals
+    that closed before `affected_from` depend only on earlier events and stay; the rest are
+    recomputed — opens from `affected_from` on, plus the earlier opens whose interval reached it
+    (re-resolved against the new events, with their carry depth and knowledge time as stored).
 -#}
 
 {%- set since = incremental_watermark() %}
@@ -40,13 +45,58 @@ touched_repls as (
 
 ),
 
+reaching_opens as (
+
+    -- Opens before the affected instant whose interval reaches it: their close may change.
+    select
+        existing.repl_id,
+        existing.team_id,
+        existing.role,
+        existing.carry_depth,
+        existing.open_event_id,
+        existing.open_order_key,
+        existing.open_at,
+        existing.open_loaded_at,
+        existing.open_known_at
+    from {{ this }} as existing
+    inner join touched_repls on touched_repls.repl_id = existing.repl_id
+    where existing.open_at < touched_repls.affected_from
+        and (existing.close_at is null or existing.close_at >= touched_repls.affected_from)
+
+),
+
+recompute_from as (
+
+    -- Closers before the earliest open to resolve can close nothing that is resolved.
+    select
+        touched_repls.repl_id,
+        touched_repls.affected_from,
+        case
+            when min(reaching_opens.open_at) < touched_repls.affected_from
+                then min(reaching_opens.open_at)
+            else touched_repls.affected_from
+        end as closers_from
+    from touched_repls
+    left join reaching_opens on reaching_opens.repl_id = touched_repls.repl_id
+    group by touched_repls.repl_id, touched_repls.affected_from
+
+),
+
 {% endif %}
 membership_events as (
 
-    select events.*
+    select
+        events.*,
+        {% if since %}
+        events.effective_at >= recompute_from.affected_from as is_new_open_scope
+        {% else %}
+        true as is_new_open_scope
+        {% endif %}
     from events
     {% if since %}
-    inner join touched_repls on touched_repls.repl_id = events.repl_id
+    inner join recompute_from
+        on recompute_from.repl_id = events.repl_id
+        and events.effective_at >= recompute_from.closers_from
     {% endif %}
     where events.event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
 
@@ -162,7 +212,13 @@ opens_0 as (
         _loaded_at as open_loaded_at,
         _loaded_at as open_known_at
     from membership_events
-    where event_type = 'MEMBERSHIP_ADDED'
+    where event_type = 'MEMBERSHIP_ADDED' and is_new_open_scope
+    {% if since %}
+
+    union all
+
+    select * from reaching_opens where carry_depth = 0
+    {% endif %}
 
 ),
 
@@ -187,7 +243,11 @@ closed_{{ level }} as (
 -- Merges carry few memberships: later levels look up the closers of those repls only.
 carried_repls as (
 
-    select distinct repl_id from closed_0 where close_reason = 'merged'
+    select repl_id from closed_0 where close_reason = 'merged'
+    {%- if since %}
+    union
+    select repl_id from reaching_opens where carry_depth > 0
+    {%- endif %}
 
 ),
 
@@ -247,6 +307,12 @@ opens_{{ level + 1 }} as (
         closed.team_close_order_key,
         closed.team_close_at,
         closed.team_close_loaded_at
+    {% if since %}
+
+    union all
+
+    select * from reaching_opens where carry_depth = {{ level + 1 }}
+    {% endif %}
 
 ),
 

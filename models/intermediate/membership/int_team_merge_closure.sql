@@ -2,9 +2,17 @@
     Every team paired with every team that was merged into it, directly or through a chain
     (a → b → c gives (c, b), (c, a), (b, a)), plus itself. Used to find whose history a merge or
     split touches. Time is ignored on purpose: a superset only costs a little recomputation.
+
+    Merge history may contain cycles (a → b, later b → a: legal), so the closure is not walked
+    path by path (the number of paths explodes on cycles) but squared: each step joins the
+    relation with itself and keeps distinct pairs, doubling the chain length it covers, so
+    `steps` steps cover chains of 2^steps merges in at most teams² rows.
+    assert_team_merge_closure_is_closed fails if history ever needs more.
 -#}
 
-with recursive
+{%- set steps = 7 %}
+
+with
 
 events as (
 
@@ -14,39 +22,38 @@ events as (
 
 teams as (
 
-    select distinct team_id from events where team_id is not null
+    select team_id from events where team_id is not null
     union
-    select distinct merged_into_team_id from events where merged_into_team_id is not null
+    select merged_into_team_id from events where merged_into_team_id is not null
 
 ),
 
-merge_edges as (
+reach_0 as (
 
-    select distinct team_id as absorbed_team_id, merged_into_team_id as surviving_team_id
+    -- Chains of at most one merge: each team, and each team merged straight into it.
+    select team_id, team_id as predecessor_team_id from teams
+    union
+    select merged_into_team_id, team_id
     from events
     where event_type = 'TEAM_MERGED'
 
 ),
 
-closure (team_id, predecessor_team_id, depth) as (
+{% for step in range(1, steps + 1) %}
+reach_{{ step }} as (
 
-    select team_id, team_id, 0 from teams
-
-    union all
-
-    select closure.team_id, merge_edges.absorbed_team_id, closure.depth + 1
-    from closure
-    inner join merge_edges on merge_edges.surviving_team_id = closure.predecessor_team_id
-    -- Cycles (a → b, later b → a) are legal history; the bound stops the walk.
-    where closure.depth < 64
+    -- Chains of at most 2^{{ step }} merges.
+    select distinct nearer.team_id, further.predecessor_team_id
+    from reach_{{ step - 1 }} as nearer
+    inner join reach_{{ step - 1 }} as further
+        on further.team_id = nearer.predecessor_team_id
 
 ),
 
+{% endfor %}
 final as (
 
-    select team_id, predecessor_team_id, min(depth) as merge_depth
-    from closure
-    group by team_id, predecessor_team_id
+    select team_id, predecessor_team_id from reach_{{ steps }}
 
 )
 

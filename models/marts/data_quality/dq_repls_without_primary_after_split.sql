@@ -15,7 +15,7 @@ split_closes as (
 
 primary_windows as (
 
-    select * from {{ ref('bridge_repl_team_membership') }}
+    select * from {{ ref('int_membership_windows') }}
     where role = 'primary'
 
 ),

@@ -76,7 +76,7 @@ windows as (
         memberships.role,
         cast(memberships.valid_from as date) as first_day,
         cast(memberships.valid_to as date) as end_day
-    from {{ ref('bridge_repl_team_membership') }} as memberships
+    from {{ ref('int_membership_windows') }} as memberships
     {% if since %}
     inner join affected_teams on affected_teams.team_id = memberships.team_id
     {% endif %}

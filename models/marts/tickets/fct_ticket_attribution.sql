@@ -1,120 +1,49 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('ticket_event_id', 'select ticket_event_id as key_value from (' ~ ticket_events_to_attribute(incremental_watermark('stg_admin_service__membership_events'), incremental_watermark('stg_zendesk__ticket_events')) ~ ') as t') }}",
-        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events'), ref('stg_zendesk__ticket_events')]) }}",
-    )
-}}
-
--- depends_on: {{ ref('stg_admin_service__membership_events') }}
--- depends_on: {{ ref('int_membership_events_deduplicated') }}
--- depends_on: {{ ref('int_team_merge_closure') }}
+{{ config(materialized='view') }}
 
 {#-
-    One row per Zendesk ticket event, attributed to the repl and the primary team at the instant
-    of the event (semantics §8): Okta user → repl through the identity window valid then, repl →
-    team through the primary membership window valid then. Unresolvable rows stay, with a reason.
-
-    Incremental: new ticket events, plus restatement of the events of every Okta user whose
-    identity or membership history changed, from the instant it changed.
+    Zendesk ticket events attributed to the repl and primary team at the instant of the event
+    (materialized incrementally in int_ticket_events_attributed), with the team's current-org
+    successor joined at query time: a merge restates every ticket without rewriting one.
 -#}
-
-{%- set since = incremental_watermark('stg_admin_service__membership_events') %}
-{%- set tickets_since = incremental_watermark('stg_zendesk__ticket_events') %}
 
 with
 
-ticket_events as (
-
-    select ticket_events.*
-    from {{ ref('stg_zendesk__ticket_events') }} as ticket_events
-    {% if since %}
-    inner join ({{ ticket_events_to_attribute(since, tickets_since) }}) as scope
-        on scope.ticket_event_id = ticket_events.ticket_event_id
-    {% endif %}
-    where ticket_events.is_valid
-    qualify row_number() over (
-        partition by ticket_events.ticket_event_id
-        order by ticket_events._loaded_at, ticket_events.source_position
-    ) = 1
-
-),
-
-identities as (
-
-    select * from {{ ref('bridge_okta_user_repl') }}
-
-),
-
-primary_memberships as (
-
-    select * from {{ ref('bridge_repl_team_membership') }}
-    where role = 'primary'
-
-),
-
 attributed as (
 
-    select
-        ticket_events.ticket_event_id,
-        ticket_events.ticket_id,
-        ticket_events.event_type,
-        ticket_events.event_at,
-        ticket_events.okta_user_id,
-        identities.repl_id,
-        primary_memberships.team_id,
-        primary_memberships.team_id_restated,
-        case
-            when ticket_events.okta_user_id is null then 'no_assignee'
-            when identities.repl_id is null then 'unknown_okta_user'
-            when primary_memberships.team_id is null then 'no_primary_team'
-        end as unresolved_reason,
-        ticket_events.status,
-        ticket_events.priority,
-        identities.linked_by_event_id as identity_linked_by_event_id,
-        primary_memberships.opened_by_event_id as membership_opened_by_event_id,
-        ticket_events.source_position,
-        ticket_events._loaded_at,
-        identities.recorded_at as identity_recorded_at,
-        primary_memberships.recorded_at as membership_recorded_at
-    from ticket_events
-    left join identities
-        on identities.okta_user_id = ticket_events.okta_user_id
-        and identities.valid_from <= ticket_events.event_at
-        and ticket_events.event_at < identities.valid_to
-    left join primary_memberships
-        on primary_memberships.repl_id = identities.repl_id
-        and primary_memberships.valid_from <= ticket_events.event_at
-        and ticket_events.event_at < primary_memberships.valid_to
+    select * from {{ ref('int_ticket_events_attributed') }}
+
+),
+
+restated as (
+
+    select * from {{ ref('int_teams_restated') }}
 
 ),
 
 final as (
 
     select
-        ticket_event_id,
-        ticket_id,
-        event_type,
-        event_at,
-        cast(event_at as date) as event_date,
-        okta_user_id,
-        repl_id,
-        team_id,
-        unresolved_reason,
-        team_id_restated,
-        status,
-        priority,
-        identity_linked_by_event_id,
-        membership_opened_by_event_id,
-        source_position,
-        -- When the warehouse first knew everything this row was derived from.
-        greatest(
-            _loaded_at,
-            coalesce(identity_recorded_at, _loaded_at),
-            coalesce(membership_recorded_at, _loaded_at)
-        ) as recorded_at
+        attributed.ticket_event_id,
+        attributed.ticket_id,
+        attributed.event_type,
+        attributed.event_at,
+        attributed.event_date,
+        attributed.okta_user_id,
+        attributed.repl_id,
+        attributed.team_id,
+        attributed.unresolved_reason,
+        case
+            when attributed.team_id is not null
+                then coalesce(restated.team_id_restated, attributed.team_id)
+        end as team_id_restated,
+        attributed.status,
+        attributed.priority,
+        attributed.identity_linked_by_event_id,
+        attributed.membership_opened_by_event_id,
+        attributed.source_position,
+        attributed.loaded_at
     from attributed
+    left join restated on restated.team_id = attributed.team_id
 
 )
 

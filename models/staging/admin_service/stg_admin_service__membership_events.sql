@@ -34,7 +34,8 @@ extracted as (
     select
         *,
         {{ json_text_fields('payload', fields) }} as payload_fields,
-        {{ json_fragment('payload', 'successor_team_ids') }} as successor_team_ids
+        -- JSON null and an absent field are the same (no successors named).
+        nullif({{ json_fragment('payload', 'successor_team_ids') }}, 'null') as successor_team_ids
     from source
 
 ),

@@ -10,6 +10,7 @@ both implement the specification.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Event:
     team_name: str | None
     parent_team_id: str | None
     merged_into_team_id: str | None
-    successor_team_ids: tuple | None
+    successor_team_ids: str | None  # compact JSON text of the value, as the warehouse keeps it
     okta_user_id: str | None
     effective_at: datetime
     emitted_at: datetime
@@ -122,11 +123,38 @@ def validate(payload: dict) -> Event | None:
         team_name=name,
         parent_team_id=parent,
         merged_into_team_id=merged_into,
-        successor_team_ids=tuple(successors) if isinstance(successors, list) else None,
+        successor_team_ids=None
+        if successors is None
+        else json.dumps(successors, separators=(",", ":"), ensure_ascii=False),
         okta_user_id=okta,
         effective_at=effective_at,
         emitted_at=emitted_at,
     )
+
+
+def content_hash(e: Event) -> str:
+    """md5 of the change an event carries, in the canonical text of semantics §1."""
+
+    def text(value: object) -> str:
+        if value is None:
+            return "~"
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return str(value)
+
+    parts = (
+        e.event_type,
+        e.repl_id,
+        e.team_id,
+        e.role,
+        e.effective_at,
+        e.team_name,
+        e.parent_team_id,
+        e.merged_into_team_id,
+        e.successor_team_ids,
+        e.okta_user_id,
+    )
+    return hashlib.md5("|".join(map(text, parts)).encode()).hexdigest()
 
 
 def deduplicate(events: Iterable[Event]) -> list[Event]:
@@ -135,8 +163,7 @@ def deduplicate(events: Iterable[Event]) -> list[Event]:
     for e in events:
         by_id[e.event_id].append(e)
     chosen = [
-        min(copies, key=lambda e: (e.emitted_at, hashlib.sha1(repr(e).encode()).hexdigest()))
-        for copies in by_id.values()
+        min(copies, key=lambda e: (e.emitted_at, content_hash(e))) for copies in by_id.values()
     ]
     by_change: dict[tuple, Event] = {}
     for e in sorted(chosen, key=lambda e: (e.emitted_at, e.event_id)):
