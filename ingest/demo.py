@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -66,20 +66,23 @@ def _print_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict, limit: i
 def answer_questions(warehouse: Path, today: date) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        # A repl with a long history, a team with many members, a ticket that changed hands.
-        repl_id, day = con.execute(
+        # Repls with long histories (on the eve of their last move, and a year earlier), a team
+        # with many members, a ticket that changed hands.
+        samples = con.execute(
             """
-            select repl_id, cast(max(valid_from) as date) - 1
+            select repl_id, cast(max(valid_from) as date) - 1 as day
             from marts.bridge_repl_team_membership
             where role = 'primary'
             group by repl_id
             order by count(*) desc, repl_id
-            limit 1
+            limit 2
             """
-        ).fetchone()
-        print(f"\n  Q1. Which team was repl {repl_id} in on {day}?")
-        print("      (sql: ingest/questions.py TEAM_OF_REPL_ON_DATE)")
-        _print_rows(con, questions.TEAM_OF_REPL_ON_DATE, {"repl_id": repl_id, "day": day})
+        ).fetchall()
+        samples += [(repl_id, day - timedelta(days=365)) for repl_id, day in samples[:1]]
+        print("\n  (sql: ingest/questions.py — the README's queries)")
+        for repl_id, day in samples:
+            print(f"\n  Q1. Which team was repl {repl_id} in on {day}?")
+            _print_rows(con, questions.TEAM_OF_REPL_ON_DATE, {"repl_id": repl_id, "day": day})
 
         first_day, last_day = questions.last_full_quarter(today)
         (team_id,) = con.execute(

@@ -9,7 +9,9 @@ the re-delivery into a no-op, so raw never holds a position twice.
 - Bounded mode (`until_idle`) records each assigned partition's high watermark when it is
   assigned and stops once every assigned partition has been read up to it (for schedulers).
 - SIGTERM / SIGINT finish the current batch (land + commit) and stop.
-- On a rebalance, what was read from revoked partitions is landed and committed before they go.
+- On a rebalance, what was read from revoked partitions is landed and committed before they go
+  (a commit the group refuses by then is logged: the batch is landed, and the next owner's
+  re-read is a no-op); partitions lost without a handover are landed, not committed.
 - Undecodable messages are landed as quarantine rows like any other message, so a poison message
   never blocks its partition.
 """
@@ -105,13 +107,25 @@ class _Run:
         # After a failure nothing more is landed: the uncommitted batch is simply re-delivered.
         self.failed = False
 
-    def flush(self) -> None:
-        """Land the pending batch, then (and only then) commit its offsets."""
+    def flush(self, *, commit: bool = True, tolerate_commit_failure: bool = False) -> None:
+        """Land the pending batch, then (and only then) commit its offsets.
+
+        In a rebalance the commit can fail because the partitions already moved on (the group is
+        rebalancing, or they were lost). The batch is landed by then and the new owner re-reads
+        from the last committed offset, which the raw position check makes a no-op: so there a
+        failed commit is logged, not fatal.
+        """
         if not self.pending:
             return
         landed = land_batch(self.pending, self.settings, self.warehouse)
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self.next_offsets.items())]
-        self.consumer.commit(offsets=offsets, asynchronous=False)
+        try:
+            if commit:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            if not tolerate_commit_failure:
+                raise
+            log.warning("landed batch %s, but could not commit it: %s", landed.batch_id, exc)
         self.result.batches += 1
         self.result.quarantined += landed.quarantined
         self.result.rows_inserted += landed.rows_inserted
@@ -139,7 +153,14 @@ class _Run:
 
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not self.failed:
-            self.flush()
+            self.flush(tolerate_commit_failure=True)
+        for tp in partitions:
+            self.assigned.discard((tp.topic, tp.partition))
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Partitions taken away without a handover: keep what was read, commit nothing."""
+        if not self.failed:
+            self.flush(commit=False)
         for tp in partitions:
             self.assigned.discard((tp.topic, tp.partition))
 
@@ -184,7 +205,9 @@ def consume(
     started = time.monotonic()
     last_message = started
     try:
-        consumer.subscribe(topics, on_assign=run.on_assign, on_revoke=run.on_revoke)
+        consumer.subscribe(
+            topics, on_assign=run.on_assign, on_revoke=run.on_revoke, on_lost=run.on_lost
+        )
         poll_timeout = min(0.5, settings.batch_max_seconds)
         while True:
             if stop.is_set():

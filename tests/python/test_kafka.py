@@ -1,14 +1,16 @@
 """The Kafka consumer against librdkafka's mock cluster over TCP: at-least-once, exactly-once in
-raw, quarantine, bounded mode, signals and unreachable brokers."""
+raw, quarantine, bounded mode, signals, rebalances and unreachable brokers."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
@@ -251,6 +253,7 @@ def test_sigterm_finishes_the_batch_and_commits_it(
     produce(kafka_bootstrap, topic, [event(i) for i in range(3_000)])
     script = f"""
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 import ingest.landing as landing
 from ingest.topics import get_topic
@@ -290,3 +293,234 @@ print("stopped:", result.stopped_by, flush=True)
     offsets = committed(kafka_bootstrap, group, topic)
     assert landed > 0
     assert sum(o for o in offsets.values() if o > 0) == landed
+
+
+# Rebalances: what a member read from revoked partitions is landed and committed before they go.
+# The batch limits below are never reached and the member is not stopped while the test watches,
+# so nothing but `on_revoke` can land or commit what it read.
+#
+# librdkafka's mock cluster answers OffsetCommit with REBALANCE_IN_PROGRESS while a classic group
+# is joining, which is exactly when the members already there revoke after a new member joins (a
+# real broker accepts commits while it prepares a rebalance): there, a hand-over between two
+# classic members always fails the commit. So the classic (eager) protocol is tested with a
+# rebalance the member starts itself (a new topic matches its subscription; the group is still
+# stable while it revokes), and the hand-over to another member with the KIP-848 protocol, whose
+# revocations are incremental and acknowledged after the commit.
+
+NEVER_FLUSH = {"batch_max_messages": 1_000_000, "batch_max_seconds": 3_600.0}
+
+
+class WatchedConsumer(Consumer):
+    """The consumer under test, watched from the test thread: messages read, partitions held."""
+
+    def __init__(self, config: dict) -> None:
+        super().__init__(config)
+        self.read = 0
+        self.held: set[tuple[str, int]] = set()
+        _consumers[threading.current_thread()] = self
+
+    def subscribe(self, topics, on_assign, on_revoke, on_lost):  # type: ignore[override]
+        def assigned(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            on_assign(consumer, partitions)
+            self.held |= {(tp.topic, tp.partition) for tp in partitions}
+
+        def revoked(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            on_revoke(consumer, partitions)
+            self.held -= {(tp.topic, tp.partition) for tp in partitions}
+
+        def lost(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+            on_lost(consumer, partitions)
+            self.held -= {(tp.topic, tp.partition) for tp in partitions}
+
+        super().subscribe(topics, on_assign=assigned, on_revoke=revoked, on_lost=lost)
+
+    def consume(self, *args, **kwargs):  # type: ignore[override]
+        messages = super().consume(*args, **kwargs)
+        self.read += len(messages)
+        return messages
+
+
+_consumers: dict[threading.Thread, WatchedConsumer] = {}
+
+
+class Member:
+    """consume() in a thread until `finish()`, watched through its WatchedConsumer."""
+
+    def __init__(self, settings: Settings, topics: list[str], bootstrap: str) -> None:
+        self.stop = threading.Event()
+        self.result: consumer_module.ConsumeResult | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(settings, topics, bootstrap), daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, settings: Settings, topics: list[str], bootstrap: str) -> None:
+        try:
+            self.result = consume(settings, topics, bootstrap, stop=self.stop)
+        except BaseException as exc:
+            self.error = exc
+
+    @property
+    def consumer(self) -> WatchedConsumer:
+        if self.error is not None:
+            raise self.error
+        return _consumers[self._thread]
+
+    def join(self) -> None:
+        self._thread.join(30)
+        _consumers.pop(self._thread, None)
+        assert not self._thread.is_alive(), "the consumer did not stop"
+
+    def finish(self) -> consumer_module.ConsumeResult:
+        self.stop.set()
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
+
+
+@pytest.fixture
+def start_member(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Member]]:
+    """Starts watched members; stops those still running when the test ends, even failing."""
+    monkeypatch.setattr(consumer_module, "Consumer", WatchedConsumer)
+    members: list[Member] = []
+
+    def start(settings: Settings, topics: list[str], bootstrap: str) -> Member:
+        members.append(Member(settings, topics, bootstrap))
+        return members[-1]
+
+    yield start
+    for member in members:
+        member.stop.set()
+    for member in members:
+        member.join()
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, *members: Member, timeout: float = 30.0
+) -> None:
+    """Poll `condition` until it holds; fail on a timeout or as soon as a member has failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for member in members:
+            if member.error is not None:
+                raise member.error
+        try:
+            if condition():
+                return
+        except KeyError:  # the member's consumer is not created yet
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": "end-offsets-probe"})
+    try:
+        partitions = probe.list_topics(topic, timeout=10).topics[topic].partitions
+        return {
+            p: probe.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in partitions
+        }
+    finally:
+        probe.close()
+
+
+def landed_offsets(settings: Settings) -> list[tuple[int, int]]:
+    """(partition, offset) of every raw row, from its `kafka:topic/partition/offset` position."""
+    return [
+        (int(partition), int(offset))
+        for partition, offset in (p.rsplit("/", 2)[1:] for p in raw_positions(settings))
+    ]
+
+
+def test_classic_rebalance_lands_and_commits_the_pending_batch_before_revoking(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path, start_member: Callable[..., Member]
+) -> None:
+    first, second = f"{TOPIC}.{unique_name}.a", f"{TOPIC}.{unique_name}.b"
+    group = f"g-{unique_name}"
+    produce(kafka_bootstrap, first, [event(i) for i in range(400)])
+    settings = settings_for(tmp_path, group, **NEVER_FLUSH)
+    # Metadata is refreshed often so the member notices the new topic soon.
+    settings.extra_kafka_config["topic.metadata.refresh.interval.ms"] = "500"
+    pattern = "^" + re.escape(f"{TOPIC}.{unique_name}.")
+    member = start_member(settings, [pattern], kafka_bootstrap)
+
+    wait_for(lambda: member.consumer.read == 400, "the first topic to be read", member)
+    assert all(o < 0 for o in committed(kafka_bootstrap, group, first).values())
+
+    # A topic matching the subscription appears: the eager protocol revokes every partition,
+    # rejoins and is assigned both topics, resuming the first from what was committed.
+    produce(kafka_bootstrap, second, [event(i) for i in range(400, 410)])
+    first_end = end_offsets(kafka_bootstrap, first)
+    wait_for(
+        lambda: committed(kafka_bootstrap, group, first) == first_end,
+        "the revoked partitions to be committed",
+        member,
+    )
+    wait_for(lambda: member.consumer.read == 410, "the second topic to be read", member)
+
+    result = member.finish()
+    assert result.messages == 410  # nothing was read twice after the re-assignment
+    assert result.batches == 2  # the revoked batch, then the second topic's when stopped
+    positions = raw_positions(settings)
+    assert len(positions) == len(set(positions)) == 410
+    assert committed(kafka_bootstrap, group, first) == first_end
+    assert committed(kafka_bootstrap, group, second) == end_offsets(kafka_bootstrap, second)
+
+
+def test_hand_over_to_a_new_member_starts_where_the_revoked_batch_was_committed(
+    kafka_bootstrap: str,
+    unique_name: str,
+    tmp_path: Path,
+    start_member: Callable[..., Member],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topic, group = f"{TOPIC}.{unique_name}", f"g-{unique_name}"
+    classic_config = consumer_module.consumer_config
+
+    def kip848_config(settings: Settings, bootstrap: str) -> dict:
+        config = classic_config(settings, bootstrap)
+        for key in ("session.timeout.ms", "heartbeat.interval.ms"):  # broker-side in KIP-848
+            config.pop(key, None)
+        return {**config, "group.protocol": "consumer"}
+
+    monkeypatch.setattr(consumer_module, "consumer_config", kip848_config)
+    produce(kafka_bootstrap, topic, [event(i) for i in range(400)])
+    first_end = end_offsets(kafka_bootstrap, topic)
+    # Separate warehouses: a message re-delivered to the new member would land in both.
+    settings_a = settings_for(tmp_path / "a", group, **NEVER_FLUSH)
+    settings_b = settings_for(tmp_path / "b", group, **NEVER_FLUSH)
+
+    a = start_member(settings_a, [topic], kafka_bootstrap)
+    wait_for(lambda: a.consumer.read == 400, "the first member to read everything", a)
+    assert all(o < 0 for o in committed(kafka_bootstrap, group, topic).values())
+
+    b = start_member(settings_b, [topic], kafka_bootstrap)
+    wait_for(lambda: len(b.consumer.held) > 0, "the new member to be assigned", a, b)
+    wait_for(
+        lambda: committed(kafka_bootstrap, group, topic) == first_end,
+        "the revoked batch to be committed",
+        a,
+        b,
+    )
+    handed_over = {p for _, p in b.consumer.held}
+    assert handed_over and not handed_over & {p for _, p in a.consumer.held}
+
+    produce(kafka_bootstrap, topic, [event(i) for i in range(400, 600)])
+    wait_for(lambda: a.consumer.read + b.consumer.read == 600, "the second wave", a, b)
+    for member in (a, b):  # stopped together, so neither is handed the other's partitions
+        member.stop.set()
+    result_a, result_b = a.finish(), b.finish()
+
+    landed_a, landed_b = landed_offsets(settings_a), landed_offsets(settings_b)
+    assert len(landed_a) == len(set(landed_a)) and len(landed_b) == len(set(landed_b))
+    assert not set(landed_a) & set(landed_b)  # nothing the first member landed was re-delivered
+    assert len(landed_a) + len(landed_b) == 600
+    # The new member read only its partitions, from where the first member had committed.
+    assert landed_b and all(p in handed_over and o >= first_end[p] for p, o in landed_b)
+    assert result_a.messages == len(landed_a) and result_b.messages == len(landed_b)
+    assert committed(kafka_bootstrap, group, topic) == end_offsets(kafka_bootstrap, topic)

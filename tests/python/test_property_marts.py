@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from ingest import questions
 from ingest.dbt_runner import build
 from ingest.file_source import ingest_files
 from ingest.settings import Settings
@@ -30,7 +31,7 @@ from tests.python.reference.membership import (
     daily_headcount,
     parse_ts,
 )
-from tests.python.scenarios import Scenario, scenario_from_seed, scenario_strategy
+from tests.python.scenarios import BASE, Scenario, scenario_from_seed, scenario_strategy
 
 THROUGH = date(2026, 3, 12)
 DBT_VARS = {"headcount_through_date": THROUGH.isoformat()}
@@ -185,6 +186,54 @@ def assert_marts_match_reference(scenarios: list[Scenario], actual: dict[str, li
             )
 
 
+def assert_readme_questions_match_reference(scenarios: list[Scenario], settings_: Settings) -> None:
+    """The analyst queries (ingest/questions.py, as in the README) answer like the reference."""
+    days = [BASE.date() + timedelta(days=n) for n in range(-2, 7)]
+    con = duckdb.connect(str(settings_.warehouse_path), read_only=True)
+    try:
+        for sc in scenarios:
+            h = build_history(sc.received)
+            repls = sorted({w.repl_id for w in h.windows})
+            for repl_id, day in itertools.product(repls, days):
+                end = datetime.combine(day + timedelta(days=1), datetime.min.time())
+                want = sorted(
+                    (w.team_id, w.role) for w in h.windows
+                    if w.repl_id == repl_id and w.valid_from < end <= w.valid_to
+                )  # fmt: skip
+                got = sorted(
+                    row[:2]
+                    for row in con.execute(
+                        questions.TEAM_OF_REPL_ON_DATE, {"repl_id": repl_id, "day": day}
+                    ).fetchall()
+                )
+                assert got == want, (repl_id, day, describe(sc))
+            counts = daily_headcount(h, THROUGH)
+            for team_id in sorted({team for team, _ in counts}):
+                want_days = sorted(
+                    (day, *c) for (team, day), c in counts.items() if team == team_id
+                )
+                got_days = con.execute(
+                    questions.TEAM_HEADCOUNT_BETWEEN,
+                    {"team_id": team_id, "first_day": date(2000, 1, 1), "last_day": THROUGH},
+                ).fetchall()
+                assert got_days == want_days, (team_id, describe(sc))
+            for ticket_id in sorted({t["ticket_id"] for t in sc.tickets}):
+                want_events = sorted(
+                    (t["id"], *attribute(h, (t["assignee"] or {}).get("external_id"), at))
+                    for t in sc.tickets
+                    if t["ticket_id"] == ticket_id and (at := parse_ts(t["created_at"]))
+                )
+                got_events = sorted(
+                    (row[0], row[2], row[3], row[5])
+                    for row in con.execute(
+                        questions.TICKET_EVENT_TEAMS, {"ticket_id": ticket_id}
+                    ).fetchall()
+                )
+                assert got_events == want_events, (ticket_id, describe(sc))
+    finally:
+        con.close()
+
+
 @pytest.mark.dbt
 @ONE_BIG_EXAMPLE
 @given(seeds=st.lists(st.integers(0, 2**32 - 1), min_size=150, max_size=150))
@@ -200,6 +249,7 @@ def test_marts_equal_the_reference_implementation(
     result = build(settings_, full_refresh=True, quiet=True, vars=DBT_VARS, check=False)
     assert result.returncode == 0, result.counts()
     assert_marts_match_reference(scenarios, marts(settings_))
+    assert_readme_questions_match_reference(scenarios[:40], settings_)
 
 
 def snapshot(settings_: Settings, suffix: str = "") -> dict[str, list[tuple]]:

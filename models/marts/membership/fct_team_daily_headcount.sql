@@ -71,14 +71,28 @@ team_days as (
 
 windows as (
 
+    {% if since %}
+    -- Only the days from from_date are rebuilt: windows that ended by then cancel out, and one
+    -- that began earlier counts from from_date on.
+    select
+        memberships.team_id,
+        memberships.role,
+        case
+            when cast(memberships.valid_from as date) < affected_teams.from_date
+                then affected_teams.from_date
+            else cast(memberships.valid_from as date)
+        end as first_day,
+        cast(memberships.valid_to as date) as end_day
+    from {{ ref('int_membership_windows') }} as memberships
+    inner join affected_teams on affected_teams.team_id = memberships.team_id
+    where cast(memberships.valid_to as date) > affected_teams.from_date
+    {% else %}
     select
         memberships.team_id,
         memberships.role,
         cast(memberships.valid_from as date) as first_day,
         cast(memberships.valid_to as date) as end_day
     from {{ ref('int_membership_windows') }} as memberships
-    {% if since %}
-    inner join affected_teams on affected_teams.team_id = memberships.team_id
     {% endif %}
 
 ),
