@@ -1,17 +1,20 @@
 {#-
-    (team_id, from_date) pairs an incremental run of fct_team_daily_headcount recomputes:
+    (team_id, affected_from) pairs an incremental run of fct_team_daily_headcount recomputes, as
+    dates:
     - every team a touched repl has or had a window in — teams of its ADDED events (every copy
       ever loaded: a conflicting copy can move an event, and its window, to another team) and,
       through merges, their successors — from the repl's first affected day;
     - every team with a new team event (any copy of its event_id), from the start: any team event
-      can move the first or last day of the team's life (a backdated rename is its first
-      version; a rename after a merge moves the day it is last seen);
-    - every team from the day after the last day already built (days pass).
+      can move the first or last day of the team's life; and the survivors of a new merge (any
+      copy), from the merge day;
+    - every team from the day after the last day it has (days pass; a team with none from the
+      start).
+    Reads the model's own rows: call it before they are replaced (strategy `restate`).
 -#}
 {% macro headcount_affected_teams(since) -%}
-    select affected.team_id, min(affected.from_date) as from_date
+    select affected.team_id, min(affected.affected_from) as affected_from
     from (
-        select closure.team_id, cast(touched_repls.affected_from as date) as from_date
+        select closure.team_id, cast(touched_repls.affected_from as date) as affected_from
         from ({{ membership_touched_repls(since) }}) as touched_repls
         inner join {{ ref('stg_admin_service__membership_events') }} as adds
             on adds.repl_id = touched_repls.repl_id
@@ -22,7 +25,7 @@
 
         union all
 
-        select copies.team_id, cast('1900-01-01' as date) as from_date
+        select copies.team_id, cast('1900-01-01' as date) as affected_from
         from {{ ref('stg_admin_service__membership_events') }} as copies
         where copies.is_valid
           and copies.event_key like 'team:%'
@@ -35,15 +38,35 @@
 
         union all
 
-        {%- set last_built_day = headcount_last_built_day() %}
-        {%- if last_built_day %}
-        select teams.team_id, cast({{ dbt.dateadd('day', 1, "cast('" ~ last_built_day ~ "' as date)") }} as date) as from_date
+        -- A merge carries memberships into its survivor (and on, through later merges) from the
+        -- merge day; a copy that no longer wins may have carried them somewhere else.
+        select closure.team_id, cast(copies.effective_at as date) as affected_from
+        from {{ ref('stg_admin_service__membership_events') }} as copies
+        inner join {{ ref('int_team_merge_closure') }} as closure
+            on closure.predecessor_team_id = copies.merged_into_team_id
+        where copies.is_valid
+          and copies.event_type = 'TEAM_MERGED'
+          and copies.event_id in (
+              select fresh.event_id
+              from {{ ref('stg_admin_service__membership_events') }} as fresh
+              where fresh._loaded_at > cast('{{ since }}' as timestamp)
+                and fresh.is_valid
+          )
+
+        union all
+
+        -- (and nothing past headcount_through_date stays, should it move back)
+        select teams.team_id, least(
+            coalesce(
+                cast({{ dbt.dateadd('day', 1, 'built.last_day') }} as date),
+                cast('1900-01-01' as date)
+            ),
+            cast({{ dbt.dateadd('day', 1, headcount_through_day()) }} as date)
+        ) as affected_from
         from (select distinct team_id from {{ ref('int_team_versions') }}) as teams
-        {%- else %}
-        select team_id, cast('1900-01-01' as date) as from_date
-        from {{ ref('int_team_versions') }}
-        {%- endif %}
+        left join (
+            select team_id, max(date_day) as last_day from {{ this }} group by team_id
+        ) as built on built.team_id = teams.team_id
     ) as affected
-    where affected.from_date is not null
     group by affected.team_id
 {%- endmacro %}

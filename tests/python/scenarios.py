@@ -1,10 +1,13 @@
 """Random membership scenarios, dense in the cases that break naive implementations.
 
 A scenario is a handful of repls and teams on a coarse time grid (whole hours over a few days,
-emitted within a few seconds), so many events share an instant and ordering ties are common.
-It mixes primary moves, coverage, removals with and without role, orphans, merges (chains, into
-inactive teams), splits, identity links and relinks, and ticket events; then delivers them with
-exact duplicates, semantic retries and a shuffled order. Ids carry a scenario prefix so many
+emitted within a few seconds, sometimes half a second apart), so many events share an instant
+and ordering ties are common. It mixes primary moves, coverage, removals with and without role,
+orphans, merges (chains, cycles, into inactive teams), splits, identity links and relinks, and
+ticket events. Timestamps come in every spelling the contract allows (Z, offsets, no offset,
+fractions, a space for T); events carry fields their type ignores and unknown fields. Delivery
+adds exact duplicates, semantic retries, conflicting copies of an event_id (any field changed,
+sometimes into an invalid event) and a shuffled order. Ids carry a scenario prefix so many
 scenarios can share one warehouse.
 
 `build_scenario(draw, n)` takes `draw(lo, hi) -> int`: hypothesis drives it directly
@@ -17,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
@@ -31,8 +34,32 @@ EVENT_KINDS = (
 )
 
 
+def _seconds(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S") + (f".{ts.microsecond:06d}" if ts.microsecond else "")
+
+
 def iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _seconds(ts) + "Z"
+
+
+def parse(text: str) -> datetime:
+    """A timestamp this module wrote, in any spelling, as naive UTC."""
+    ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def spell(ts: datetime, draw: Draw) -> str:
+    """The same instant in one of the spellings the contract accepts."""
+    form = draw(0, 9)
+    if form == 0:
+        return _seconds(ts + timedelta(hours=2)) + "+02:00"
+    if form == 1:
+        return _seconds(ts - timedelta(hours=5, minutes=30)) + "-0530"
+    if form == 2:
+        return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")  # no offset: UTC
+    if form == 3:
+        return _seconds(ts).replace("T", " ") + "Z"
+    return iso(ts)
 
 
 @dataclass
@@ -66,20 +93,28 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
         effective = BASE + timedelta(days=draw(0, 3), hours=draw(0, 3))
         if draw(0, 9) == 0:  # backdated: emitted days later
             return effective, effective + timedelta(days=draw(1, 40))
-        return effective, effective + timedelta(seconds=draw(0, 3))
+        return effective, effective + timedelta(seconds=draw(0, 3), milliseconds=500 * draw(0, 1))
 
     def event(kind: str, key: int, **fields: object) -> dict:
         effective, emitted = instant()
-        return {
+        payload = {
             "event_id": f"{p}e{key:02d}",
             "event_type": kind,
             "repl_id": None,
             "team_id": None,
-            "effective_at": iso(effective),
-            "emitted_at": iso(emitted),
+            "effective_at": spell(effective, draw),
+            "emitted_at": spell(emitted, draw),
             "actor": "admin@example.com",
             **fields,
         }
+        stray = draw(0, 9)
+        if stray == 0:  # fields the type does not define are ignored
+            payload.update(repl_id=pick(repls), role="secondary", team_name="ignored")
+        elif stray == 1:
+            payload["team_id"] = payload["team_id"] or pick(teams)
+        elif stray == 2:  # unknown fields are kept in raw and change nothing
+            payload["source_system"] = {"name": "workday", "batch": [1, 2]}
+        return payload
 
     for team in teams:
         if draw(0, 4):  # most teams exist from the start; some only appear in events
@@ -111,7 +146,12 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             b = (a + draw(1, len(teams) - 1)) % len(teams)
             fields = {"team_id": teams[a], "merged_into_team_id": teams[b]}
         elif kind == "TEAM_SPLIT":
-            fields = {"team_id": pick(teams), "successor_team_ids": [pick(teams)]}
+            fields = {"team_id": pick(teams)}
+            successors = draw(0, 4)
+            if successors == 1:
+                fields["successor_team_ids"] = None
+            elif successors > 1:
+                fields["successor_team_ids"] = [pick(teams) for _ in range(successors - 2)]
         elif kind == "TEAM_RENAMED":
             fields = {"team_id": pick(teams), "team_name": f"Renamed {key}"}
         elif kind == "TEAM_PARENT_CHANGED":
@@ -121,6 +161,34 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
         else:
             fields = {"repl_id": pick(repls), "okta_user_id": pick(users)}
         sc.events.append(event(kind, key, **fields))
+
+    def conflicting_copy(e: dict) -> dict:
+        copy = dict(e)
+        change = draw(0, 8)
+        if change == 0 and e.get("team_id"):
+            copy["team_id"] = pick(teams)
+        elif change == 1 and e.get("repl_id"):
+            copy["repl_id"] = pick(repls)
+        elif change == 2 and e["event_type"] in ("MEMBERSHIP_ADDED", "MEMBERSHIP_REMOVED"):
+            swap = {
+                "MEMBERSHIP_ADDED": "MEMBERSHIP_REMOVED",
+                "MEMBERSHIP_REMOVED": "MEMBERSHIP_ADDED",
+            }
+            copy["event_type"] = swap[e["event_type"]]
+        elif change == 3 and e.get("merged_into_team_id"):
+            copy["merged_into_team_id"] = pick([t for t in teams if t != e["team_id"]])
+        elif change == 4 and e.get("okta_user_id"):
+            copy["okta_user_id"] = pick(users)
+        elif change == 5 and e["event_type"] in ("MEMBERSHIP_ADDED", "MEMBERSHIP_REMOVED"):
+            copy["role"] = pick([None, "primary", "secondary"])
+        elif change == 6:
+            copy["event_type"] = "TEAM_ARCHIVED"  # invalid: rejected, never applied
+        else:
+            copy["effective_at"] = spell(
+                parse(e["effective_at"]) + timedelta(hours=draw(-1, 1)), draw
+            )
+        copy["emitted_at"] = spell(parse(e["emitted_at"]) + timedelta(seconds=draw(-1, 1)), draw)
+        return copy
 
     delivered = list(sc.events)
     for e in sc.events:
@@ -133,20 +201,15 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             # Semantic duplicates emitted *earlier* occur inside `events` itself (same change
             # drawn twice), where the reference and the warehouse must pick the same one.
             retry = dict(e, event_id=e["event_id"] + "r")
-            emitted = datetime.fromisoformat(e["emitted_at"].replace("Z", ""))
-            retry["emitted_at"] = iso(emitted + timedelta(seconds=draw(0, 2)))
+            retry["emitted_at"] = spell(
+                parse(e["emitted_at"]) + timedelta(seconds=draw(0, 2)), draw
+            )
             delivered.append(retry)
-        elif roll == 2:
-            # The same event_id with other content, emitted at the same second or around it.
-            conflict = dict(e)
-            effective = datetime.fromisoformat(e["effective_at"].replace("Z", ""))
-            emitted = datetime.fromisoformat(e["emitted_at"].replace("Z", ""))
-            if e.get("team_id") and draw(0, 1):
-                conflict["team_id"] = pick(teams)
-            else:
-                conflict["effective_at"] = iso(effective + timedelta(hours=draw(-1, 1)))
-            conflict["emitted_at"] = iso(emitted + timedelta(seconds=draw(-1, 1)))
-            sc.conflicting.append(conflict)
+        elif roll in (2, 3):
+            # The same event_id with other content (a producer bug), emitted at the same second
+            # or around it; sometimes twice, sometimes into an invalid event (which is ignored).
+            for _ in range(draw(1, 2)):
+                sc.conflicting.append(conflicting_copy(e))
     for i in range(len(delivered) - 1, 0, -1):  # Fisher-Yates with the scenario's own draws
         j = draw(0, i)
         delivered[i], delivered[j] = delivered[j], delivered[i]
@@ -154,18 +217,19 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
 
     for t in range(draw(0, 8)):
         at = BASE + timedelta(days=draw(0, 4), hours=draw(0, 4), minutes=draw(0, 1) * 30)
-        user = pick([*users, None, f"{p}ghost"])
-        sc.tickets.append(
-            {
-                "id": f"{p}k{t}",
-                "ticket_id": f"{p}ticket{t % 2}",
-                "type": "ticket.assignee_changed",
-                "created_at": iso(at),
-                "assignee": None if user is None else {"id": 1, "external_id": user, "email": "x"},
-                "status": "open",
-                "priority": "normal",
-            }
-        )
+        user = pick([*users, None, "", f"{p}ghost"])
+        ticket = {
+            "id": f"{p}k{t}",
+            "ticket_id": f"{p}ticket{t % 2}",
+            "type": "ticket.assignee_changed",
+            "created_at": spell(at, draw),
+            "assignee": None if user is None else {"id": 1, "external_id": user, "email": "x"},
+            "status": "open",
+            "priority": "normal",
+        }
+        sc.tickets.append(ticket)
+        if draw(0, 5) == 0:
+            sc.tickets.append(dict(ticket))  # Zendesk re-delivers
     return sc
 
 

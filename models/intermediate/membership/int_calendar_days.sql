@@ -6,8 +6,8 @@ days as (
 
     {{ dbt.date_spine(
         datepart='day',
-        start_date="cast('" ~ var('calendar_start_date', '2015-01-01') ~ "' as date)",
-        end_date="cast('" ~ var('calendar_end_date', '2036-01-01') ~ "' as date)",
+        start_date="cast('" ~ var('calendar_start_date') ~ "' as date)",
+        end_date="cast('" ~ var('calendar_end_date') ~ "' as date)",
     ) }}
 
 ),

@@ -19,10 +19,15 @@
     vanish, overlapping or touching ones merge into one window. bridge_repl_team_membership adds
     the current-org restatement at query time.
 
+    recorded_at is the latest knowledge time of every interval of the slot that opened up to the
+    window's end — zero-length ones included (a slot opened and closed at valid_from decides the
+    opener; a close between two windows decides that they are two).
+
     Incremental from the affected instant (strategy `restate`): windows that ended before it are
-    final (every interval in them closed before it); for each slot of a touched repl, the windows
-    reaching it are rebuilt from the intervals that end at or after the start of the first of
-    them — exactly the intervals of the islands that can change.
+    final (every interval in them closed before it, and every interval of the slot that opened up
+    to their end closed before it). For each slot of a touched repl the rest is rebuilt from the
+    intervals that opened after the last final window; the knowledge time of everything up to that
+    window is its recorded_at.
 -#}
 
 {%- set since = incremental_watermark() %}
@@ -36,40 +41,53 @@ touched_repls as (
 
 ),
 
-slot_rebuild_from as (
+final_windows as (
 
+    -- Per slot, the last window that stays, and what was known by its end.
     select
         existing.repl_id,
         existing.team_id,
         existing.role,
-        min(existing.valid_from) as rebuild_from
+        max(existing.valid_to) as final_through,
+        max(existing.recorded_at) as known_through
     from {{ this }} as existing
     inner join touched_repls on touched_repls.repl_id = existing.repl_id
-    where existing.valid_to >= touched_repls.affected_from
+    where existing.valid_to < touched_repls.affected_from
     group by existing.repl_id, existing.team_id, existing.role
 
 ),
 
 {% endif %}
-intervals as (
+slot_intervals as (
 
-    select intervals.*
+    select
+        intervals.*,
+        case
+            when intervals.close_loaded_at > intervals.open_known_at then intervals.close_loaded_at
+            else intervals.open_known_at
+        end as known_at,
+        {% if since %}
+        final_windows.known_through as known_before
+        {% else %}
+        cast(null as timestamp) as known_before
+        {% endif %}
     from {{ ref('int_membership_intervals') }} as intervals
     {% if since %}
     inner join touched_repls on touched_repls.repl_id = intervals.repl_id
-    left join slot_rebuild_from
-        on slot_rebuild_from.repl_id = intervals.repl_id
-        and slot_rebuild_from.team_id = intervals.team_id
-        and slot_rebuild_from.role = intervals.role
+    left join final_windows
+        on final_windows.repl_id = intervals.repl_id
+        and final_windows.team_id = intervals.team_id
+        and final_windows.role = intervals.role
+    where final_windows.final_through is null
+        or intervals.open_at > final_windows.final_through
     {% endif %}
-    where (intervals.close_at is null or intervals.open_at < intervals.close_at)
-    {% if since %}
-        and coalesce(intervals.close_at, {{ open_valid_to() }}) >= case
-            when slot_rebuild_from.rebuild_from < touched_repls.affected_from
-                then slot_rebuild_from.rebuild_from
-            else touched_repls.affected_from
-        end
-    {% endif %}
+
+),
+
+intervals as (
+
+    select * from slot_intervals
+    where close_at is null or open_at < close_at
 
 ),
 
@@ -117,48 +135,64 @@ windows as (
         min_by(open_event_id, open_order_key) as opened_by_event_id,
         {{ dbt.bool_or('close_at is null') }} as is_open,
         max_by(close_event_id, interval_end) as last_close_event_id,
-        max_by(close_reason, interval_end) as last_close_reason,
-        -- Every open, carry and close inside the window shaped it: the latest of them is when
-        -- the warehouse knew this row (semantics §4).
-        max(open_known_at) as opens_known_at,
-        max(close_loaded_at) as closes_known_at
+        max_by(close_reason, interval_end) as last_close_reason
     from islands
     group by repl_id, team_id, role, island_number
 
 ),
 
-closed_windows as (
+knowledge as (
+
+    -- Every interval of the slot (zero-length ones too) and every window end, in time order; at
+    -- a window end, the running maximum is what was known of the slot up to it.
+    select repl_id, team_id, role, open_at as instant, 0 as is_window_end, known_at, known_before
+    from slot_intervals
+
+    union all
+
+    select repl_id, team_id, role, valid_to, 1, cast(null as timestamp), cast(null as timestamp)
+    from windows
+
+),
+
+known_by_window_end as (
 
     select
         repl_id,
         team_id,
         role,
-        valid_from,
-        valid_to,
-        opened_by_event_id,
-        case when not is_open then last_close_event_id end as closed_by_event_id,
-        case when not is_open then last_close_reason end as close_reason,
-        case
-            when closes_known_at > opens_known_at then closes_known_at else opens_known_at
-        end as recorded_at
-    from windows
+        instant as valid_to,
+        {%- set slot_so_far = 'partition by repl_id, team_id, role order by instant, is_window_end rows between unbounded preceding and current row' %}
+        max(known_at) over ({{ slot_so_far }}) as known_at,
+        max(known_before) over ({{ slot_so_far }}) as known_before,
+        is_window_end
+    from knowledge
 
 ),
 
 final as (
 
     select
-        repl_id,
-        team_id,
-        role,
-        valid_from,
-        valid_to,
-        valid_to = {{ open_valid_to() }} as is_current,
-        opened_by_event_id,
-        closed_by_event_id,
-        close_reason,
-        recorded_at
-    from closed_windows
+        windows.repl_id,
+        windows.team_id,
+        windows.role,
+        windows.valid_from,
+        windows.valid_to,
+        windows.valid_to = {{ open_valid_to() }} as is_current,
+        windows.opened_by_event_id,
+        case when not windows.is_open then windows.last_close_event_id end as closed_by_event_id,
+        case when not windows.is_open then windows.last_close_reason end as close_reason,
+        case
+            when known.known_before > known.known_at then known.known_before
+            else known.known_at
+        end as recorded_at
+    from windows
+    inner join known_by_window_end as known
+        on known.repl_id = windows.repl_id
+        and known.team_id = windows.team_id
+        and known.role = windows.role
+        and known.valid_to = windows.valid_to
+        and known.is_window_end = 1
 
 )
 

@@ -9,7 +9,8 @@ split_closes as (
 
     select distinct repl_id, team_id, close_event_id as split_event_id, close_at as split_at
     from {{ ref('int_membership_intervals') }}
-    where close_reason = 'split' and role = 'primary'
+    -- a window closed by the split (a slot opened and closed at that instant had none)
+    where close_reason = 'split' and role = 'primary' and open_at < close_at
 
 ),
 

@@ -1,8 +1,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('team_id', 'select team_id as key_value from (' ~ headcount_affected_teams(incremental_watermark()) ~ ') as t', 'date_day >= (select a.from_date from (' ~ headcount_affected_teams(incremental_watermark()) ~ ') as a where a.team_id = ' ~ this ~ '.team_id)') }}",
+        incremental_strategy='restate',
+        restate_key='team_id',
+        restate_end_column='date_day',
+        restate_scope="{{ headcount_affected_teams(incremental_watermark()) }}",
         post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
@@ -17,11 +19,15 @@
     date(valid_to) - 1]. Counted as a running sum of +1/-1 deltas per team, so the cost is the
     number of windows plus the number of days, not their product.
 
-    Incremental: only the affected days of the affected teams are recomputed.
+    A team's life runs from the day of its first team event to the day it became inactive (the
+    start of its final inactive stretch), or to headcount_through_date (default today) while it
+    is active — never past headcount_through_date.
+
+    Incremental (strategy `restate`): only the days from each affected team's affected_from on
+    are recomputed (headcount_affected_teams).
 -#}
 
 {%- set since = incremental_watermark() %}
-{%- set through = var('headcount_through_date', none) %}
 
 with
 
@@ -39,17 +45,39 @@ team_versions as (
 
 ),
 
-team_lives as (
+last_active as (
 
     select
         team_id,
-        cast(min(valid_from) as date) as first_day,
-        coalesce(
-            cast(max(case when is_current and not is_active then valid_from end) as date),
-            {% if through %}cast('{{ through }}' as date){% else %}current_date{% endif %}
-        ) as last_day
+        max(case when is_active then valid_from end) as last_active_from,
+        {{ dbt.bool_or('is_current and is_active') }} as is_active_now
     from team_versions
     group by team_id
+
+),
+
+team_lives as (
+
+    select
+        team_versions.team_id,
+        cast(min(team_versions.valid_from) as date) as first_day,
+        case
+            when last_active.is_active_now then {{ headcount_through_day() }}
+            else least(
+                -- the first version of the final inactive stretch: the day it became inactive
+                cast(min(
+                    case
+                        when last_active.last_active_from is null
+                            or team_versions.valid_from > last_active.last_active_from
+                            then team_versions.valid_from
+                    end
+                ) as date),
+                {{ headcount_through_day() }}
+            )
+        end as last_day
+    from team_versions
+    inner join last_active on last_active.team_id = team_versions.team_id
+    group by team_versions.team_id, last_active.is_active_now
 
 ),
 
@@ -64,7 +92,7 @@ team_days as (
     {% if since %}
     inner join affected_teams
         on affected_teams.team_id = team_lives.team_id
-        and calendar.date_day >= affected_teams.from_date
+        and calendar.date_day >= affected_teams.affected_from
     {% endif %}
 
 ),
@@ -72,20 +100,20 @@ team_days as (
 windows as (
 
     {% if since %}
-    -- Only the days from from_date are rebuilt: windows that ended by then cancel out, and one
-    -- that began earlier counts from from_date on.
+    -- Only the days from affected_from are rebuilt: windows that ended by then cancel out, and
+    -- one that began earlier counts from affected_from on.
     select
         memberships.team_id,
         memberships.role,
         case
-            when cast(memberships.valid_from as date) < affected_teams.from_date
-                then affected_teams.from_date
+            when cast(memberships.valid_from as date) < affected_teams.affected_from
+                then affected_teams.affected_from
             else cast(memberships.valid_from as date)
         end as first_day,
         cast(memberships.valid_to as date) as end_day
     from {{ ref('int_membership_windows') }} as memberships
     inner join affected_teams on affected_teams.team_id = memberships.team_id
-    where cast(memberships.valid_to as date) > affected_teams.from_date
+    where cast(memberships.valid_to as date) > affected_teams.affected_from
     {% else %}
     select
         memberships.team_id,
@@ -141,14 +169,10 @@ running as (
         team_id,
         date_day,
         is_output,
-        sum(primary_delta) over running_total as primary_headcount,
-        sum(secondary_delta) over running_total as secondary_headcount
+        {%- set running_total = 'partition by team_id order by date_day, is_output rows between unbounded preceding and current row' %}
+        sum(primary_delta) over ({{ running_total }}) as primary_headcount,
+        sum(secondary_delta) over ({{ running_total }}) as secondary_headcount
     from timeline
-    window running_total as (
-        partition by team_id
-        order by date_day, is_output
-        rows between unbounded preceding and current row
-    )
 
 ),
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,8 +23,14 @@ TEAM_TYPES = {"TEAM_CREATED", "TEAM_RENAMED", "TEAM_PARENT_CHANGED", "TEAM_MERGE
 ROLES = ("primary", "secondary")
 
 
+# The ISO-8601 shapes the contract accepts (docs/contracts.md, "Timestamps").
+ISO_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", re.ASCII
+)
+
+
 def parse_ts(text: object) -> datetime | None:
-    if not isinstance(text, str):
+    if not isinstance(text, str) or not ISO_TIMESTAMP.fullmatch(text):
         return None
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -75,7 +82,7 @@ def validate(payload: dict) -> Event | None:
     """The event if it satisfies the contract (semantics §1), else None."""
     event_id = payload.get("event_id")
     event_type = payload.get("event_type")
-    if not isinstance(event_id, str) or not event_id.strip():
+    if not isinstance(event_id, str) or not event_id.strip(" "):
         return None
     if event_type not in REPL_TYPES | TEAM_TYPES:
         return None
@@ -115,7 +122,7 @@ def validate(payload: dict) -> Event | None:
         else None
     )
     return Event(
-        event_id=event_id.strip(),
+        event_id=event_id.strip(" "),
         event_type=event_type,
         repl_id=repl_id,
         team_id=team_id,
@@ -355,7 +362,16 @@ def daily_headcount(history: History, through: date) -> dict[tuple[str, date], t
     for team_id, versions in per_team.items():
         first = min(v[5] for v in versions).date()
         current = next(v for v in versions if v[6] == OPEN_END)
-        last = current[5].date() if not current[3] else through
+        if current[3]:  # active now: up to the through date
+            last = through
+        else:  # up to the day it became inactive for good (never past the through date)
+            active_starts = [v[5] for v in versions if v[3]]
+            final_inactive = [
+                v[5]
+                for v in versions
+                if not v[3] and (not active_starts or v[5] > max(active_starts))
+            ]
+            last = min(min(final_inactive).date(), through)
         day = first
         while day <= last:
             end = datetime.combine(day + timedelta(days=1), datetime.min.time())
