@@ -13,7 +13,7 @@ from pathlib import Path
 from ingest.generator.company import HISTORY_END, SCALES, Company
 from ingest.generator.sink import Dirt, TopicSink
 
-__all__ = ["SCALES", "generate", "kafka_key"]
+__all__ = ["SCALES", "generate", "kafka_key", "simulate"]
 
 # Okta and Zendesk deliver with fewer problems than the Admin Service (no backdating, no retries
 # with new ids), but they do re-deliver.
@@ -31,6 +31,11 @@ _QUIET = Dirt(
 
 
 def generate(scale: str, seed: int, out_dir: Path) -> dict[str, dict]:
+    return simulate(scale, seed, out_dir)[1]
+
+
+def simulate(scale: str, seed: int, out_dir: Path) -> tuple[Company, dict[str, dict]]:
+    """Run the company and write its streams; also return the company in its final state."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose from {', '.join(SCALES)}")
     out_dir = Path(out_dir)
@@ -53,7 +58,8 @@ def generate(scale: str, seed: int, out_dir: Path) -> dict[str, dict]:
         )
         for topic, (id_field, time_field, emitted_field, dirt) in specs.items()
     }
-    Company(SCALES[scale], rnd, sinks).run()
+    company = Company(SCALES[scale], rnd, sinks)
+    company.run()
     for sink in sinks.values():
         sink.close()
     # One malformed line each for Okta and Zendesk: every source gets quarantine coverage.
@@ -62,7 +68,7 @@ def generate(scale: str, seed: int, out_dir: Path) -> dict[str, dict]:
             fh.write(b'{"truncated": \n')
         sinks[topic].stats["malformed"] += 1
         sinks[topic].stats["messages"] += 1
-    return {
+    return company, {
         topic: {"path": sink.path, **dict(sorted(sink.stats.items()))}
         for topic, sink in sinks.items()
     }

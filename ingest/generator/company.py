@@ -1,7 +1,8 @@
 """A synthetic B2B SaaS go-to-market organisation, simulated day by day.
 
 Teams form a hierarchy (region → segment → pod) that reorganises: renames, parent changes, new
-teams, and reorganisation waves with merges, splits and mass transfers within a couple of hours.
+teams, and reorganisation waves with merges, splits and mass transfers (at `medium`, the wave
+moves 60% of the reps within 20 minutes: a peak above 10K events/hour).
 Reps are hired (Okta create + activate, identity link, primary team), transfer, cover other teams
 (secondary roles), convert from contractor to FTE (a new Okta user linked to the same repl),
 get suspended, and leave. Support tickets are assigned to them while active.
@@ -53,12 +54,13 @@ class Scale:
     ticket_rate: float  # tickets per active rep-day
     reorg_every_days: int
     wave_fraction: float  # share of reps moved in a reorganisation wave
+    wave_minutes: int  # how long the mass transfers of a wave take (medium: >10K events/hour)
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale(40, 8, 90, 0.12, 1 / 45, 0.25, 30, 0.3),
-    "small": Scale(500, 60, 730, 0.12, 1 / 120, 0.1, 91, 0.25),
-    "medium": Scale(6000, 1000, 2555, 0.55, 1 / 150, 0.07, 91, 0.6),
+    "tiny": Scale(40, 8, 90, 0.12, 1 / 45, 0.25, 30, 0.3, 120),
+    "small": Scale(500, 60, 730, 0.12, 1 / 120, 0.1, 91, 0.25, 120),
+    "medium": Scale(6000, 1000, 2555, 0.55, 1 / 150, 0.07, 91, 0.6, 20),
 }
 
 
@@ -116,7 +118,9 @@ class Company:
 
     # -- admin events --------------------------------------------------------------------------
 
-    def admin_event(self, event_type: str, at: datetime, **fields: object) -> None:
+    def admin_event(
+        self, event_type: str, at: datetime, emitted_after: datetime | None = None, **fields: object
+    ) -> datetime:
         event = {
             "event_id": self.uuid(),
             "event_type": event_type,
@@ -127,7 +131,7 @@ class Company:
             "actor": self.rnd.choice(ADMINS),
             **fields,
         }
-        self.admin.emit(event, at, new_id=self.uuid())
+        return self.admin.emit(event, at, new_id=self.uuid(), emitted_after=emitted_after)
 
     def okta_event(self, event_type: str, at: datetime, rep: Rep, okta_id: str) -> None:
         verb = event_type.rsplit(".", 1)[-1]
@@ -195,11 +199,22 @@ class Company:
     # -- reps -----------------------------------------------------------------------------------
 
     def join(
-        self, rep: Rep, team: Team, role: str, at: datetime, explicit_role: bool = True
+        self,
+        rep: Rep,
+        team: Team,
+        role: str,
+        at: datetime,
+        explicit_role: bool = True,
+        emitted_after: datetime | None = None,
     ) -> None:
         fields = {"role": role} if explicit_role or role != "primary" else {}
         self.admin_event(
-            "MEMBERSHIP_ADDED", at, repl_id=rep.repl_id, team_id=team.team_id, **fields
+            "MEMBERSHIP_ADDED",
+            at,
+            emitted_after,
+            repl_id=rep.repl_id,
+            team_id=team.team_id,
+            **fields,
         )
         if role == "primary":
             if rep.primary and rep.primary in self.teams:
@@ -210,9 +225,11 @@ class Company:
             rep.secondary.add(team.team_id)
             team.secondary.add(rep.repl_id)
 
-    def leave(self, rep: Rep, team_id: str, role: str | None, at: datetime) -> None:
+    def leave(self, rep: Rep, team_id: str, role: str | None, at: datetime) -> datetime:
         fields = {"role": role} if role else {}
-        self.admin_event("MEMBERSHIP_REMOVED", at, repl_id=rep.repl_id, team_id=team_id, **fields)
+        emitted = self.admin_event(
+            "MEMBERSHIP_REMOVED", at, repl_id=rep.repl_id, team_id=team_id, **fields
+        )
         team = self.teams[team_id]
         if role in (None, "primary") and rep.primary == team_id:
             rep.primary = None
@@ -220,6 +237,7 @@ class Company:
         if role in (None, "secondary") and team_id in rep.secondary:
             rep.secondary.discard(team_id)
             team.secondary.discard(rep.repl_id)
+        return emitted
 
     def hire(self, at: datetime) -> Rep:
         self.next_rep += 1
@@ -280,9 +298,12 @@ class Company:
         target = target or self.rnd.choice(pods)
         if target.team_id == rep.primary:
             return
+        closed = None
         if rep.primary and self.rnd.random() < 0.3:
-            self.leave(rep, rep.primary, "primary", at)  # explicit close, then the new team
-        self.join(rep, target, "primary", at, self.rnd.random() < 0.5)
+            closed = self.leave(
+                rep, rep.primary, "primary", at
+            )  # explicit close, then the new team
+        self.join(rep, target, "primary", at, self.rnd.random() < 0.5, emitted_after=closed)
 
     # -- reorganisations --------------------------------------------------------------------------
 
@@ -331,18 +352,27 @@ class Company:
         at = day + timedelta(hours=9, minutes=rnd.randrange(60))
         pods = self.pods()
         if len(pods) > 6:
-            for _ in range(max(1, len(pods) // 20)):
-                pods = self.pods()
-                absorbed, survivor = rnd.sample(pods, 2)
-                self.merge(absorbed, survivor, at)
-            for _ in range(max(1, len(self.pods()) // 40)):
-                self.split(rnd.choice(self.pods()), at + timedelta(minutes=20))
+            # One second apart: the Admin Service applies a wave's merges one after another
+            # (a survivor may itself be absorbed later in the wave).
+            for i in range(max(1, len(pods) // 20)):
+                absorbed, survivor = rnd.sample(self.pods(), 2)
+                self.merge(absorbed, survivor, at + timedelta(seconds=i))
+            # Splits only of teams that existed before them (not of a split's fresh successors).
+            before = self.pods()
+            for i in range(max(1, len(before) // 40)):
+                candidates = [t for t in before if t.active]
+                self.split(rnd.choice(candidates), at + timedelta(minutes=20, seconds=i))
         movers = rnd.sample(self.active_reps, int(len(self.active_reps) * self.scale.wave_fraction))
         for i, repl_id in enumerate(sorted(movers)):
             rep = self.reps[repl_id]
             if rep.active:
                 self.transfer(
-                    rep, at + timedelta(minutes=30, seconds=i * 7200 // max(len(movers), 1))
+                    rep,
+                    at
+                    + timedelta(
+                        minutes=31,
+                        seconds=i * self.scale.wave_minutes * 60 // max(len(movers), 1),
+                    ),
                 )
         for team in rnd.sample(list(self.teams.values()), max(1, len(self.teams) // 15)):
             if team.active:
@@ -427,8 +457,13 @@ class Company:
         sinks = (self.admin, self.okta, self.zendesk)
         for sink in sinks:
             sink.flush_until(day)
+        if index % 30 == 0 and self.active_reps and rnd.random() < 0.5:
+            # 07:00, before the day's other changes, so "not a member" is true at that instant.
+            self.leave_orphan(rnd.choice(self.pods()), day + timedelta(hours=7))
+        first_second = 8 * 3600
         if index and index % scale.reorg_every_days == 0:
             self.reorganise(day)
+            first_second = 15 * 3600  # the day's other work follows the wave (09:00–14:00)
         n = len(self.active_reps)
         # Actions through the working day, in time order so the true history is consistent.
         actions: list[tuple[int, str]] = []
@@ -439,7 +474,7 @@ class Company:
         actions += [(0, "convert")] * self.poisson(n * 0.1 / 400)
         actions += [(0, "suspend")] * self.poisson(n * 0.01 / 365)
         actions += [(0, "ticket")] * self.poisson(n * scale.ticket_rate)
-        seconds = sorted(rnd.randrange(8 * 3600, 18 * 3600) for _ in actions)
+        seconds = sorted(rnd.randrange(first_second, 18 * 3600) for _ in actions)
         rnd.shuffle(actions)
         for second, (_, action) in zip(seconds, actions, strict=True):
             at = day + timedelta(seconds=second)
@@ -469,11 +504,6 @@ class Company:
                 )
             elif action == "ticket":
                 self.ticket(rep, at)
-        if index % 30 == 0 and rnd.random() < 0.5:
-            for team in self.pods():
-                if not team.primary and not team.secondary:
-                    self.leave_orphan(team, day + timedelta(hours=7))
-                    break
 
     def leave_orphan(self, team: Team, at: datetime) -> None:
         """A removal for someone not in the team: an orphan the warehouse reports."""
@@ -481,6 +511,7 @@ class Company:
             repl_id = self.rnd.choice(self.active_reps)
             if repl_id not in team.primary and team.team_id not in self.reps[repl_id].secondary:
                 self.admin_event("MEMBERSHIP_REMOVED", at, repl_id=repl_id, team_id=team.team_id)
+                self.admin.stats["orphan_removals"] += 1
 
     def inject_invalid(self, kind: str, at: datetime) -> None:
         """One message that is wrong on purpose, of the given kind."""

@@ -85,14 +85,27 @@ class TopicSink:
             return timedelta(days=self.rnd.uniform(1, 30))
         return timedelta(seconds=self.rnd.uniform(1, 300))
 
-    def emit(self, event: dict, effective_at: datetime, *, new_id: str | None = None) -> None:
-        """Deliver one true event (and maybe its duplicates)."""
+    def emit(
+        self,
+        event: dict,
+        effective_at: datetime,
+        *,
+        new_id: str | None = None,
+        emitted_after: datetime | None = None,
+    ) -> datetime:
+        """Deliver one true event (and maybe its duplicates); return when the source emitted it.
+
+        `emitted_after` keeps the source's own order for events of one transaction at the same
+        effective instant (a close, then the new team): the source emits them one after another.
+        """
         rnd = self.rnd
         emitted = effective_at + (
             self._delay(effective_at)
             if self.emitted_field
             else timedelta(seconds=rnd.uniform(1, 30))
         )
+        if emitted_after is not None:
+            emitted = max(emitted, emitted_after + timedelta(seconds=1))
         if self.emitted_field:
             event[self.emitted_field] = iso(emitted)
         if rnd.random() < self.dirt.extra_field:
@@ -113,6 +126,7 @@ class TopicSink:
             if self.emitted_field:
                 retry[self.emitted_field] = iso(retried_at)
             self._push(retried_at, orjson.dumps(retry) + b"\n")
+        return emitted
 
     def emit_raw(self, line: bytes, deliver_at: datetime, kind: str) -> None:
         """Deliver a message that is dirt on purpose (malformed or invalid)."""

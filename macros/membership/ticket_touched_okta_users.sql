@@ -21,7 +21,7 @@
 
         select identities.okta_user_id, touched_repls.affected_from
         from ({{ membership_touched_repls(since) }}) as touched_repls
-        inner join {{ ref('bridge_okta_user_repl') }} as identities
+        inner join {{ ref('int_identity_windows') }} as identities
             on identities.repl_id = touched_repls.repl_id
     ) as touched
     group by touched.okta_user_id

@@ -45,7 +45,7 @@ ticket_events as (
 
 identities as (
 
-    select * from {{ ref('bridge_okta_user_repl') }}
+    select * from {{ ref('int_identity_windows') }}
 
 ),
 

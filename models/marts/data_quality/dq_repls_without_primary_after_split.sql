@@ -1,6 +1,7 @@
 {#-
-    Repls whose primary team was split and who had no primary team right after the split
-    (semantics §3): the reassignment ADDED is missing or later than the split.
+    Repls whose primary team was split and who were left without a primary team (semantics §3):
+    no primary window of theirs covers any instant from the split to the end of the grace period
+    (var split_reassignment_grace_hours) — the reassignment ADDED is missing or came too late.
 -#}
 
 with
@@ -46,7 +47,9 @@ final as (
     from split_closes
     left join primary_windows as covering
         on covering.repl_id = split_closes.repl_id
-        and covering.valid_from <= split_closes.split_at
+        and covering.valid_from <= {{ dbt.dateadd(
+            'hour', var('split_reassignment_grace_hours'), 'split_closes.split_at'
+        ) }}
         and split_closes.split_at < covering.valid_to
     left join next_primary
         on next_primary.repl_id = split_closes.repl_id

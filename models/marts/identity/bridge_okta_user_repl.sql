@@ -1,41 +1,15 @@
+{{ config(materialized='view') }}
+
 {#-
-    Which repl an Okta user is, over valid time (semantics §7): from each REPL_IDENTITY_LINKED on,
-    until the user is linked to another repl.
+    Which repl each Okta user is, over valid time (semantics §7). The windows are built once in
+    int_identity_windows, which ticket attribution reads too; this is their published contract.
 -#}
 
 with
 
-links as (
+identity_windows as (
 
-    select *
-    from {{ ref('int_membership_events_deduplicated') }}
-    where event_type = 'REPL_IDENTITY_LINKED'
-
-),
-
-last_per_instant as (
-
-    select *
-    from links
-    qualify row_number() over (
-        partition by okta_user_id, effective_at order by order_key desc
-    ) = 1
-
-),
-
-changes as (
-
-    select
-        *,
-        lag(repl_id) over (partition by okta_user_id order by effective_at) as previous_repl_id
-    from last_per_instant
-
-),
-
-versions as (
-
-    select * from changes
-    where previous_repl_id is null or previous_repl_id <> repl_id
+    select * from {{ ref('int_identity_windows') }}
 
 ),
 
@@ -44,16 +18,12 @@ final as (
     select
         okta_user_id,
         repl_id,
-        effective_at as valid_from,
-        coalesce(
-            lead(effective_at) over (partition by okta_user_id order by effective_at),
-            {{ open_valid_to() }}
-        ) as valid_to,
-        lead(effective_at) over (partition by okta_user_id order by effective_at) is null
-            as is_current,
-        event_id as linked_by_event_id,
-        _loaded_at as recorded_at
-    from versions
+        valid_from,
+        valid_to,
+        is_current,
+        linked_by_event_id,
+        recorded_at
+    from identity_windows
 
 )
 

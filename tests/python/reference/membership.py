@@ -78,8 +78,10 @@ class Event:
         )
 
 
-def validate(payload: dict) -> Event | None:
+def validate(payload: object) -> Event | None:
     """The event if it satisfies the contract (semantics §1), else None."""
+    if not isinstance(payload, dict):
+        return None  # valid JSON but not an object: rejected
     event_id = payload.get("event_id")
     event_type = payload.get("event_type")
     if not isinstance(event_id, str) or not event_id.strip(" "):
