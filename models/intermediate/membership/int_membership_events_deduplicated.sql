@@ -2,7 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('event_key', 'select event_key as key_value from (' ~ membership_touched_event_keys(incremental_watermark()) ~ ') as k') }}",
+        pre_hook="{{ delete_touched_keys('content_hash', 'select content_hash as key_value from (' ~ membership_touched_content_hashes(incremental_watermark()) ~ ') as k') }}",
         post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
     )
 }}
@@ -11,8 +11,9 @@
 
 {#-
     The deduplicated event set the whole membership history is a function of (semantics §1):
-    one row per event, one event per semantic change. Incremental by event key: a run recomputes
-    every key that received a raw row since the last run, from all copies of its events.
+    one row per event, one event per semantic change. Incremental by change: a run recomputes the
+    changes (content hashes) of every copy of the event_ids that received a raw row since the last
+    run, from every copy of every event_id that has or had one of those changes.
 -#}
 
 {%- set since = incremental_watermark() %}
@@ -27,17 +28,19 @@ valid_events as (
 ),
 
 {% if since %}
-touched_keys as (
+touched_changes as (
 
-    {{ membership_touched_event_keys(since) }}
+    {{ membership_touched_content_hashes(since) }}
 
 ),
 
 scoped_event_ids as (
 
+    -- Every event_id with a copy of a touched change: its chosen copy decides whether it takes
+    -- part in that change (the fresh event_ids are among them).
     select distinct valid_events.event_id
     from valid_events
-    inner join touched_keys on touched_keys.event_key = valid_events.event_key
+    inner join touched_changes on touched_changes.content_hash = valid_events.content_hash
 
 ),
 
@@ -102,12 +105,12 @@ one_copy_per_event_id as (
 
     select * from single_copies
     {% if since %}
-    where event_key in (select event_key from touched_keys)
+    where content_hash in (select content_hash from touched_changes)
     {% endif %}
     union all
     select * from chosen_among_copies
     {% if since %}
-    where event_key in (select event_key from touched_keys)
+    where content_hash in (select content_hash from touched_changes)
     {% endif %}
 
 ),
