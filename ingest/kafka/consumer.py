@@ -81,6 +81,18 @@ def consumer_config(settings: Settings, bootstrap: str) -> dict:
     }
 
 
+def _probe_broker(settings: Settings, bootstrap: str) -> None:
+    """Fail fast, in one line, when the cluster cannot be reached (the probe's client is quiet:
+    its connection errors would only repeat that line)."""
+    probe = Consumer({**consumer_config(settings, bootstrap), "log_level": 0})
+    try:
+        probe.list_topics(timeout=5)
+    except KafkaException as exc:
+        raise BrokerUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from exc
+    finally:
+        probe.close()
+
+
 class _Run:
     """One consumer run: the state shared by the loop and the rebalance callbacks."""
 
@@ -186,12 +198,8 @@ def consume(
     stop: threading.Event | None = None,
 ) -> ConsumeResult:
     """Consume `topics` into the stage and raw until stopped (see the module docstring)."""
+    _probe_broker(settings, bootstrap)
     consumer = Consumer(consumer_config(settings, bootstrap))
-    try:
-        consumer.list_topics(timeout=5)
-    except KafkaException as exc:
-        consumer.close()
-        raise BrokerUnavailableError(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from exc
 
     own_warehouse = warehouse is None
     wh = warehouse or Warehouse(settings.warehouse_path)

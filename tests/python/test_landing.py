@@ -198,6 +198,19 @@ class TestCli:
         assert code == 2
         assert len(err) == 1 and "no such file" in err[0]
 
+    def test_unreachable_broker_is_one_clear_line(
+        self, tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # capfd: the Kafka client writes its own log lines straight to file descriptor 2.
+        monkeypatch.setenv("REVOPS_WAREHOUSE", str(tmp_path / "w.duckdb"))
+        monkeypatch.setenv("REVOPS_STAGE", str(tmp_path / "stage"))
+        code = self.run(
+            "ingest", "kafka", "--topic", TOPIC, "--until-idle", "--bootstrap", "127.0.0.1:9"
+        )
+        err = capfd.readouterr().err.strip().splitlines()
+        assert code == 2
+        assert len(err) == 1 and "cannot reach Kafka at 127.0.0.1:9" in err[0]
+
     def test_bad_timestamp_is_a_usage_error(self, capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as exc:
             self.run("build", "--as-known-at", "yesterday")
