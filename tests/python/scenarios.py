@@ -153,7 +153,9 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             elif successors > 1:
                 fields["successor_team_ids"] = [pick(teams) for _ in range(successors - 2)]
         elif kind == "TEAM_RENAMED":
-            fields = {"team_id": pick(teams), "team_name": f"Renamed {key}"}
+            # Names that look like separators or null markers must stay ordinary values.
+            name = pick([f"Renamed {key}", f"Renamed {key}", "~", "-", f"={key}|true|"])
+            fields = {"team_id": pick(teams), "team_name": name}
         elif kind == "TEAM_PARENT_CHANGED":
             fields = {"team_id": pick(teams), "parent_team_id": pick([None, *teams])}
         elif kind == "TEAM_CREATED":

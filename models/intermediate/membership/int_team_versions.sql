@@ -17,8 +17,9 @@ team_events as (
 
 carried as (
 
-    -- Each attribute carries forward from the last event that set it. Markers stand in for
-    -- "set to null" (a team can become a root, a re-created team is no longer merged).
+    -- Each attribute carries forward from the last event that set it. A set value is carried as
+    -- '=' || value and "set to null" as '-' (a team can become a root, a re-created team is no
+    -- longer merged), so no team id can be mistaken for the marker.
     {%- set running = 'partition by team_id order by order_key rows between unbounded preceding and current row' %}
     select
         team_id,
@@ -30,7 +31,7 @@ carried as (
             "case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end", running
         ) }} as team_name,
         {{ last_value_ignore_nulls(
-            "case when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then coalesce(parent_team_id, '~root') end",
+            "case when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then coalesce('=' || parent_team_id, '-') end",
             running
         ) }} as parent_marker,
         {{ last_value_ignore_nulls(
@@ -38,7 +39,7 @@ carried as (
             running
         ) }} as activity_marker,
         {{ last_value_ignore_nulls(
-            "case when event_type = 'TEAM_MERGED' then merged_into_team_id when event_type in ('TEAM_CREATED', 'TEAM_SPLIT') then '~none' end",
+            "case when event_type = 'TEAM_MERGED' then '=' || merged_into_team_id when event_type in ('TEAM_CREATED', 'TEAM_SPLIT') then '-' end",
             running
         ) }} as merged_marker,
         row_number() over (partition by team_id, effective_at order by order_key desc)
@@ -56,9 +57,9 @@ states as (
         event_id as changed_by_event_id,
         _loaded_at as recorded_at,
         team_name,
-        nullif(parent_marker, '~root') as parent_team_id,
+        case when parent_marker <> '-' then substr(parent_marker, 2) end as parent_team_id,
         coalesce(activity_marker = 'active', false) as is_active,
-        nullif(merged_marker, '~none') as merged_into_team_id
+        case when merged_marker <> '-' then substr(merged_marker, 2) end as merged_into_team_id
     from carried
     where reverse_rank_in_instant = 1
 
@@ -66,14 +67,15 @@ states as (
 
 changes as (
 
+    {%- set previous = 'over (partition by team_id order by valid_from)' %}
     select
         *,
-        lag(
-            coalesce(team_name, '~') || '|' || coalesce(parent_team_id, '~') || '|'
-            || cast(is_active as varchar) || '|' || coalesce(merged_into_team_id, '~')
-        ) over (partition by team_id order by valid_from) as previous_state,
-        coalesce(team_name, '~') || '|' || coalesce(parent_team_id, '~') || '|'
-        || cast(is_active as varchar) || '|' || coalesce(merged_into_team_id, '~') as this_state
+        row_number() {{ previous }} = 1
+        or team_name is distinct from lag(team_name) {{ previous }}
+        or parent_team_id is distinct from lag(parent_team_id) {{ previous }}
+        or is_active is distinct from lag(is_active) {{ previous }}
+        or merged_into_team_id is distinct from lag(merged_into_team_id) {{ previous }}
+            as is_change
     from states
 
 ),
@@ -81,7 +83,7 @@ changes as (
 versions as (
 
     select * from changes
-    where previous_state is null or previous_state <> this_state
+    where is_change
 
 ),
 
