@@ -84,10 +84,13 @@ states as (
 
 changes as (
 
+    {%- set previous = 'over (partition by repl_id order by changed_at)' %}
     select
         *,
-        lag(coalesce(okta_user_id, '~') || '|' || lifecycle_status)
-            over (partition by repl_id order by changed_at) as previous_state
+        row_number() {{ previous }} = 1
+        or okta_user_id is distinct from lag(okta_user_id) {{ previous }}
+        or lifecycle_status is distinct from lag(lifecycle_status) {{ previous }}
+            as is_change
     from states
 
 ),
@@ -95,8 +98,7 @@ changes as (
 versions as (
 
     select * from changes
-    where previous_state is null
-        or previous_state <> coalesce(okta_user_id, '~') || '|' || lifecycle_status
+    where is_change
 
 ),
 
