@@ -29,12 +29,7 @@
         from {{ ref('stg_admin_service__membership_events') }} as copies
         where copies.is_valid
           and copies.event_key like 'team:%'
-          and copies.event_id in (
-              select fresh.event_id
-              from {{ ref('stg_admin_service__membership_events') }} as fresh
-              where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                and fresh.is_valid
-          )
+          and copies.event_id in ({{ membership_fresh_event_ids(since) }})
 
         union all
 
@@ -46,12 +41,7 @@
             on closure.predecessor_team_id = copies.merged_into_team_id
         where copies.is_valid
           and copies.event_type = 'TEAM_MERGED'
-          and copies.event_id in (
-              select fresh.event_id
-              from {{ ref('stg_admin_service__membership_events') }} as fresh
-              where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                and fresh.is_valid
-          )
+          and copies.event_id in ({{ membership_fresh_event_ids(since) }})
 
         union all
 

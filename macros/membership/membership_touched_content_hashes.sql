@@ -9,10 +9,5 @@
     select distinct copies.content_hash
     from {{ ref('stg_admin_service__membership_events') }} as copies
     where copies.is_valid
-      and copies.event_id in (
-          select fresh.event_id
-          from {{ ref('stg_admin_service__membership_events') }} as fresh
-          where fresh._loaded_at > cast('{{ since }}' as timestamp)
-            and fresh.is_valid
-      )
+      and copies.event_id in ({{ membership_fresh_event_ids(since) }})
 {%- endmacro %}

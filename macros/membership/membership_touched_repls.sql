@@ -22,12 +22,7 @@
         from {{ ref('stg_admin_service__membership_events') }} as copies
         where copies.is_valid
           and copies.event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
-          and copies.event_id in (
-              select fresh.event_id
-              from {{ ref('stg_admin_service__membership_events') }} as fresh
-              where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                and fresh.is_valid
-          )
+          and copies.event_id in ({{ membership_fresh_event_ids(since) }})
 
         union all
 
@@ -37,12 +32,7 @@
             from {{ ref('stg_admin_service__membership_events') }} as copies
             where copies.is_valid
               and copies.event_type in ('TEAM_MERGED', 'TEAM_SPLIT')
-              and copies.event_id in (
-                  select fresh.event_id
-                  from {{ ref('stg_admin_service__membership_events') }} as fresh
-                  where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                    and fresh.is_valid
-              )
+              and copies.event_id in ({{ membership_fresh_event_ids(since) }})
             group by copies.team_id
         ) as team_changes
         inner join {{ ref('int_team_merge_closure') }} as closure

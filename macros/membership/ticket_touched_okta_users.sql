@@ -10,12 +10,7 @@
         from {{ ref('stg_admin_service__membership_events') }} as copies
         where copies.is_valid
           and copies.event_type = 'REPL_IDENTITY_LINKED'
-          and copies.event_id in (
-              select fresh.event_id
-              from {{ ref('stg_admin_service__membership_events') }} as fresh
-              where fresh._loaded_at > cast('{{ since }}' as timestamp)
-                and fresh.is_valid
-          )
+          and copies.event_id in ({{ membership_fresh_event_ids(since) }})
 
         union all
 

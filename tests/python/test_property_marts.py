@@ -75,6 +75,15 @@ def test_reference_is_a_function_of_the_deduplicated_event_set(
 # -- the warehouse ------------------------------------------------------------------------------
 
 
+def fresh_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, name: str, dbt_target_path: Path
+) -> Settings:
+    root = tmp_path_factory.mktemp(name)
+    return Settings(
+        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
+    )
+
+
 def load(scenarios: list[Scenario], settings_: Settings, name: str) -> None:
     root = settings_.warehouse_path.parent
     admin = root / f"{name}.admin.jsonl"
@@ -253,10 +262,7 @@ def assert_readme_questions_match_reference(scenarios: list[Scenario], settings_
 def test_marts_equal_the_reference_implementation(
     seeds: list[int], tmp_path_factory: pytest.TempPathFactory, dbt_target_path: Path
 ) -> None:
-    root = tmp_path_factory.mktemp("property")
-    settings_ = Settings(
-        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
-    )
+    settings_ = fresh_warehouse(tmp_path_factory, "property", dbt_target_path)
     scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
     load(scenarios, settings_, "all")
     result = build(
@@ -388,10 +394,7 @@ def test_incremental_builds_equal_a_full_rebuild(
     tmp_path_factory: pytest.TempPathFactory,
     dbt_target_path: Path,
 ) -> None:
-    root = tmp_path_factory.mktemp("incremental")
-    settings_ = Settings(
-        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
-    )
+    settings_ = fresh_warehouse(tmp_path_factory, "incremental", dbt_target_path)
     scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
     assert_incremental_equals_full_and_audit(
         scenarios, settings_, random.Random(split_seed), batches, [THROUGH] * batches
@@ -414,10 +417,7 @@ def test_many_small_batches_and_a_moving_through_date_equal_a_full_rebuild(
 ) -> None:
     """Tiny batches leave most keys untouched, so a too-narrow recomputation scope shows; the
     headcount's last day moves forwards and back, and events fall after it."""
-    root = tmp_path_factory.mktemp("small-batches")
-    settings_ = Settings(
-        warehouse_path=root / "w.duckdb", stage_dir=root / "stage", dbt_target_path=dbt_target_path
-    )
+    settings_ = fresh_warehouse(tmp_path_factory, "small-batches", dbt_target_path)
     scenarios = [scenario_from_seed(seed, n) for n, seed in enumerate(seeds)]
     rnd = random.Random(split_seed)
     through_dates = [BASE.date() + timedelta(days=rnd.randint(1, 12)) for _ in range(batches)]
