@@ -1,23 +1,55 @@
 """`revops` — the command line for generating, ingesting, building and demonstrating.
 
-Every sub-command fails with one clear line (exit code 2 for bad arguments or unreachable
-inputs), never a traceback, unless REVOPS_DEBUG is set.
+Every sub-command fails with one clear line on stderr, never a traceback (unless REVOPS_DEBUG
+is set). Exit codes:
+
+- 0  done;
+- 2  an error the operator can act on: bad arguments or environment variables, an unreadable
+     input, an unreachable broker, a warehouse another process holds, a stage that cannot be
+     written, a failed dbt build, messages that conflict with raw rows at the same position;
+- 1  an unexpected internal error (a bug: rerun with REVOPS_DEBUG=1 for the traceback);
+- 130 / 143  interrupted by SIGINT / SIGTERM (forwarded to dbt, which stops too).
+
+Writing commands (ingest, build, demo) hold the warehouse for their whole run: a second one says
+which process holds it and exits 2, or waits up to `--wait SECONDS`.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.settings import Settings
+from ingest.settings import Settings, SettingsError
 from ingest.topics import TOPICS
 
 
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+@contextmanager
+def _holding_warehouse(args: argparse.Namespace, settings: Settings) -> Iterator[None]:
+    from ingest.locking import warehouse_lock
+
+    with warehouse_lock(settings.warehouse_path, wait_s=getattr(args, "wait", 0.0) or 0.0):
+        yield
+
+
+def _non_negative_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {value!r}")
+    return seconds
 
 
 def _parse_ts(value: str) -> str:
@@ -50,19 +82,19 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ingest_file(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.file_source import SourceFileError, ingest_files
+    from ingest.file_source import SourceFileError, expand_paths, ingest_files
 
-    paths = [Path(p) for p in args.paths]
-    for p in paths:
-        if not p.is_file():
-            raise CliError(f"cannot read {p}: no such file")
     try:
-        result = ingest_files(paths, args.topic, settings)
+        paths = expand_paths(args.paths)
+        with _holding_warehouse(args, settings):
+            result = ingest_files(paths, args.topic, settings)
     except SourceFileError as exc:
         raise CliError(str(exc)) from exc
+    skipped = f", {result.already_loaded:,} already loaded" if result.already_loaded else ""
     print(
-        f"{args.topic}: {result.messages:,} messages in {len(result.batches)} batch(es), "
-        f"{result.rows_inserted:,} new raw rows, {result.quarantined:,} quarantined"
+        f"{args.topic}: {result.messages:,} messages from {len(paths)} file(s) in "
+        f"{len(result.batches)} batch(es), {result.rows_inserted:,} new raw rows, "
+        f"{result.quarantined:,} quarantined{skipped}"
     )
     return 0
 
@@ -74,30 +106,42 @@ def cmd_ingest_kafka(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.kafka.consumer import BrokerUnavailableError, consume
 
     try:
-        result = consume(
-            settings,
-            topics=args.topic,
-            bootstrap=bootstrap,
-            until_idle=args.until_idle,
-            max_messages=args.max_messages,
-            progress=print,
-        )
+        with _holding_warehouse(args, settings):
+            result = consume(
+                settings,
+                topics=args.topic,
+                bootstrap=bootstrap,
+                until_idle=args.until_idle,
+                max_messages=args.max_messages,
+            )
     except BrokerUnavailableError as exc:
         raise CliError(str(exc)) from exc
     print(result.summary())
+    conflicts = result.position_conflicts
+    if conflicts:
+        raise CliError(
+            f"{conflicts:,} message(s) sit at positions raw already holds with other content "
+            "(a recreated topic or a changed cluster?); they are in raw.ingest_quarantine with "
+            "reason 'position conflict: ...'"
+        )
     return 0
 
 
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.dbt_runner import DbtError, build
+    from ingest.dbt_runner import DbtError, DbtInterrupted, build
 
+    on_line = logging.getLogger("revops.dbt").info if settings.log_format == "json" else None
     try:
-        build(
-            settings,
-            full_refresh=args.full_refresh,
-            as_known_at=args.as_known_at,
-            select=args.select,
-        )
+        with _holding_warehouse(args, settings):
+            build(
+                settings,
+                full_refresh=args.full_refresh,
+                as_known_at=args.as_known_at,
+                select=args.select,
+                on_line=on_line,
+            )
+    except DbtInterrupted:
+        raise
     except DbtError as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -106,7 +150,8 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.demo import run_demo
 
-    return run_demo(settings, scale=args.scale, seed=args.seed)
+    with _holding_warehouse(args, settings):
+        return run_demo(settings, scale=args.scale, seed=args.seed)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     kafka.set_defaults(func=cmd_ingest_kafka)
 
     file_ = ing_sub.add_parser("file", help="land JSONL files through the same stage/raw path")
-    file_.add_argument("paths", nargs="+", metavar="PATH")
+    file_.add_argument(
+        "paths", nargs="+", metavar="PATH", help="a JSONL file, or a directory of *.jsonl files"
+    )
     file_.add_argument("--topic", required=True, type=_topic)
     file_.set_defaults(func=cmd_ingest_file)
 
@@ -152,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--select", "-s", help="dbt selection (default: everything)")
     build.set_defaults(func=cmd_build)
 
+    for writer in (kafka, file_, build):
+        writer.add_argument(
+            "--wait",
+            type=_non_negative_seconds,
+            default=0.0,
+            metavar="SECONDS",
+            help="if another revops process holds the warehouse, wait up to this long for it",
+        )
+
     demo = sub.add_parser("demo", help="the whole pipeline end to end on the embedded warehouse")
     demo.add_argument("--scale", choices=["tiny", "small", "medium"], default="small")
     demo.add_argument("--seed", type=int, default=7)
@@ -159,22 +215,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _operator_errors() -> tuple[type[BaseException], ...]:
+    """Errors with a message an operator can act on (exit 2), from the modules that raise them."""
+    from ingest.file_source import SourceFileError
+    from ingest.stage import StageWriteError
+    from ingest.topics import UnknownTopicError
+    from ingest.warehouse import WarehouseError
+
+    return (
+        CliError,
+        SettingsError,
+        SourceFileError,
+        StageWriteError,
+        UnknownTopicError,
+        WarehouseError,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
     try:
-        return int(args.func(args, settings) or 0)
-    except CliError as exc:
+        settings = Settings.from_env()
+    except SettingsError as exc:
         print(f"revops: error: {exc}", file=sys.stderr)
         return 2
+    from ingest.dbt_runner import DbtInterrupted
+    from ingest.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return int(args.func(args, settings) or 0)
+    except _operator_errors() as exc:
+        print(f"revops: error: {exc}", file=sys.stderr)
+        return 2
+    except DbtInterrupted as exc:
+        print(f"revops: {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("revops: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal.SIGINT
     except Exception as exc:
         if os.environ.get("REVOPS_DEBUG"):
             raise
-        print(f"revops: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            f"revops: internal error: {type(exc).__name__}: {exc} "
+            "(rerun with REVOPS_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

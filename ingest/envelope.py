@@ -19,7 +19,9 @@ import orjson
 class SourceMessage:
     """One message from any source, with its position in that source."""
 
-    source_position: str  # kafka:topic/partition/offset or file:sha256/line
+    source_position: (
+        str  # kafka:<cluster id>/<topic>/<topic id>/<partition>/<offset> or file:sha256/line
+    )
     topic: str
     partition: int | None
     offset: int | None

@@ -17,6 +17,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 
+class StageWriteError(RuntimeError):
+    """A stage file could not be written (disk full, permissions): names the path, leaves no
+    temporary file behind, so the next attempt starts clean."""
+
+
 @dataclass(frozen=True)
 class StagedFile:
     source: str  # stage folder: a topic's source, or "quarantine"
@@ -48,19 +53,27 @@ def write_stage_file(
     """Write one batch of one source durably and return its location and checksum."""
     yyyy, mm, dd = batch_date(batch_id)
     folder = Path(stage_dir) / source / yyyy / mm / dd
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{batch_id}.ndjson.gz"
     tmp = path.with_suffix(".tmp")
     # One join and one compress call: per-line gzip writes cost more than the Kafka consume.
     data = gzip.compress(b"".join(lines), compresslevel=1, mtime=0)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        # A partial temporary file would fill the disk further and confuse operators.
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror or str(exc)
+        raise StageWriteError(
+            f"cannot write stage file {path} ({len(data):,} bytes): {reason}"
+        ) from exc
     return StagedFile(source, path, hashlib.sha256(data).hexdigest(), len(lines), *offsets)

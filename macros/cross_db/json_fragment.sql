@@ -4,6 +4,10 @@
 {%- endmacro %}
 
 {% macro default__json_fragment(column, path) -%}
+    {{ exceptions.raise_compiler_error("json_fragment is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__json_fragment(column, path) -%}
     cast(json_extract({{ column }}, '$.{{ path }}') as varchar)
 {%- endmacro %}
 

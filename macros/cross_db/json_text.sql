@@ -7,6 +7,10 @@
 {%- endmacro %}
 
 {% macro default__json_text(column, path) -%}
+    {{ exceptions.raise_compiler_error("json_text is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__json_text(column, path) -%}
     json_extract_string({{ column }}, '$.{{ path }}')
 {%- endmacro %}
 

@@ -7,6 +7,10 @@
 {%- endmacro %}
 
 {% macro default__json_text_fields(column, paths) -%}
+    {{ exceptions.raise_compiler_error("json_text_fields is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__json_text_fields(column, paths) -%}
     json_extract_string({{ column }}, [{% for p in paths %}'$.{{ p }}'{% if not loop.last %}, {% endif %}{% endfor %}])
 {%- endmacro %}
 

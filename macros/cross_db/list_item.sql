@@ -4,6 +4,10 @@
 {%- endmacro %}
 
 {% macro default__list_item(list_expr, n) -%}
+    {{ exceptions.raise_compiler_error("list_item is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__list_item(list_expr, n) -%}
     {{ list_expr }}[{{ n }}]
 {%- endmacro %}
 

@@ -7,6 +7,10 @@
 {%- endmacro %}
 
 {% macro default__timestamp_sort_key(expr) -%}
+    {{ exceptions.raise_compiler_error("timestamp_sort_key is not implemented for adapter " ~ adapter.type()) }}
+{%- endmacro %}
+
+{% macro duckdb__timestamp_sort_key(expr) -%}
     strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%f')
 {%- endmacro %}
 

@@ -5,7 +5,13 @@ emitted within a few seconds, sometimes half a second apart), so many events sha
 and ordering ties are common. It mixes primary moves, coverage, removals with and without role,
 orphans, merges (chains, cycles, into inactive teams), splits, identity links and relinks, and
 ticket events. Timestamps come in every spelling the contract allows (Z, offsets, no offset,
-fractions, a space for T); events carry fields their type ignores and unknown fields. Delivery
+fractions, a space for T, offsets up to +14:00 and -12:00) and, rarely, at the extremes: just
+inside the valid range (its first instant, its last microsecond) or outside it (the open-window
+marker, year 0001 or 1900, an offset that crosses a bound, a leap second), which staging must
+reject. Ids carry characters that break naive keys and hashes: '|' and ':' (the hash's
+separators), '~' (its null marker), quotes, spaces, non-ASCII letters, padding that is trimmed,
+and very long ids; twin events whose fields differ only in where a '|' falls must stay two
+changes. Events carry fields their type ignores and unknown fields. Delivery
 adds exact duplicates, semantic retries, conflicting copies of an event_id (any field changed,
 sometimes into an invalid event) and a shuffled order. Ids carry a scenario prefix so many
 scenarios can share one warehouse.
@@ -23,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
+
+from tests.python.reference.membership import rejection_reason
 
 Draw = Callable[[int, int], int]
 BASE = datetime(2026, 3, 1)
@@ -48,9 +56,43 @@ def parse(text: str) -> datetime:
     return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
+# Valid and at the edges of the range [2000-01-01, 2051-01-01) UTC: history like any other.
+EDGE_INSTANTS = (
+    "2000-01-01T00:00:00Z",
+    "2000-01-01T14:00:00+14:00",
+    "2050-12-31T23:59:59.999999Z",
+    "2050-12-31T11:59:59-12:00",
+)
+# Parseable or nearly so, but not instants the warehouse can represent: always rejected.
+OUT_OF_RANGE = (
+    "9999-12-31T23:59:59Z",
+    "9999-12-31T00:00:00Z",
+    "9999-12-31",
+    "2051-01-01T00:00:00Z",
+    "2050-12-31T23:00:00-14:00",
+    "1999-12-31T23:59:59.999999Z",
+    "2000-01-01T05:00:00+14:00",
+    "1900-01-01T00:00:00Z",
+    "0001-01-01",
+    "2026-06-30T23:59:60Z",  # a leap second: neither Python nor the warehouse reads it
+)
+# Suffixes that make ids hostile to text keys; every id keeps its scenario prefix.
+ID_SUFFIXES = (
+    "|",
+    "|x|",
+    ":3|",
+    "~",
+    " and ~",
+    "'q\"",
+    "é✓中",
+    "\u00a0inner",
+    "x" * 300,
+)
+
+
 def spell(ts: datetime, draw: Draw) -> str:
     """The same instant in one of the spellings the contract accepts."""
-    form = draw(0, 9)
+    form = draw(0, 11)
     if form == 0:
         return _seconds(ts + timedelta(hours=2)) + "+02:00"
     if form == 1:
@@ -59,7 +101,19 @@ def spell(ts: datetime, draw: Draw) -> str:
         return ts.strftime("%Y-%m-%dT%H:%M:%S.%f")  # no offset: UTC
     if form == 3:
         return _seconds(ts).replace("T", " ") + "Z"
+    if form == 4:
+        return _seconds(ts + timedelta(hours=14)) + "+14:00"
+    if form == 5:
+        return _seconds(ts - timedelta(hours=12)) + "-12:00"
     return iso(ts)
+
+
+def shift(text: str, delta: timedelta, draw: Draw) -> str:
+    """The instant `delta` later, re-spelled; text beyond what datetime holds stays as it is."""
+    try:
+        return spell(parse(text) + delta, draw)
+    except (OverflowError, ValueError):
+        return text
 
 
 @dataclass
@@ -82,12 +136,18 @@ class Scenario:
 def build_scenario(draw: Draw, number: int) -> Scenario:
     p = f"s{number}_"
     sc = Scenario(number, p)
-    teams = [f"{p}t{i}" for i in range(draw(2, 4))]
-    repls = [f"{p}r{i}" for i in range(draw(1, 3))]
-    users = [f"{p}u{i}" for i in range(draw(1, 3))]
 
-    def pick(options: list) -> object:
+    def pick(options: list | tuple) -> object:
         return options[draw(0, len(options) - 1)]
+
+    def hostile(name: str) -> str:
+        """Mostly the plain id; sometimes with a suffix that breaks naive text keys."""
+        return name + str(pick(ID_SUFFIXES)) if draw(0, 5) == 0 else name
+
+    teams = [hostile(f"{p}t{i}") for i in range(draw(2, 4))]
+    repls = [hostile(f"{p}r{i}") for i in range(draw(1, 3))]
+    # Okta users stay unpadded: tickets trim their assignee's id (a blank one is no assignee).
+    users = [f"{p}u{i}" + ("" if draw(0, 5) else "|é 'x'") for i in range(draw(1, 3))]
 
     def instant() -> tuple[datetime, datetime]:
         effective = BASE + timedelta(days=draw(0, 3), hours=draw(0, 3))
@@ -97,8 +157,11 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
 
     def event(kind: str, key: int, **fields: object) -> dict:
         effective, emitted = instant()
+        event_id = f"{p}e{key:02d}"
+        if draw(0, 9) == 0:  # hostile characters; trailing spaces are trimmed off by both sides
+            event_id += pick([*ID_SUFFIXES, " ", "\u3000\u00a0"])
         payload = {
-            "event_id": f"{p}e{key:02d}",
+            "event_id": event_id,
             "event_type": kind,
             "repl_id": None,
             "team_id": None,
@@ -107,6 +170,11 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             "actor": "admin@example.com",
             **fields,
         }
+        extreme = draw(0, 29)
+        if extreme == 0:  # valid at the range's edges
+            payload[str(pick(["effective_at", "emitted_at"]))] = pick(EDGE_INSTANTS)
+        elif extreme == 1:  # outside the range: rejected, never history
+            payload[str(pick(["effective_at", "emitted_at"]))] = pick(OUT_OF_RANGE)
         stray = draw(0, 9)
         if stray == 0:  # fields the type does not define are ignored
             payload.update(repl_id=pick(repls), role="secondary", team_name="ignored")
@@ -120,7 +188,7 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
         if draw(0, 4):  # most teams exist from the start; some only appear in events
             sc.events.append(
                 {
-                    "event_id": f"{p}c{team[-1]}",
+                    "event_id": f"{p}c{teams.index(team)}",
                     "event_type": "TEAM_CREATED",
                     "team_id": team,
                     "team_name": f"Team {team}",
@@ -157,9 +225,22 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             name = pick([f"Renamed {key}", f"Renamed {key}", "~", "-", f"={key}|true|"])
             fields = {"team_id": pick(teams), "team_name": name}
         elif kind == "TEAM_PARENT_CHANGED":
-            fields = {"team_id": pick(teams), "parent_team_id": pick([None, *teams])}
+            # A parent that is not a team is legal; '~' and '|' must not read as null or a cut.
+            fields = {"team_id": pick(teams), "parent_team_id": pick([None, *teams, "~", "|"])}
         elif kind == "TEAM_CREATED":
             fields = {"team_id": pick(teams), "team_name": f"Recreated {key}"}
+            if draw(0, 3) == 0:
+                # A twin at the same instant whose name holds what the other's parent is: the
+                # two fields joined with '|' read alike, yet they are two different changes.
+                parent = pick(teams)
+                twin = event(kind, 100 + key, **fields, parent_team_id=parent)
+                twin["team_name"] = f"Recreated {key}|{parent}"
+                twin["parent_team_id"] = None
+                fields["parent_team_id"] = parent
+                created = event(kind, key, **fields)
+                twin["effective_at"] = created["effective_at"]
+                sc.events += [created, twin]
+                continue
         else:
             fields = {"repl_id": pick(repls), "okta_user_id": pick(users)}
         sc.events.append(event(kind, key, **fields))
@@ -186,10 +267,8 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
         elif change == 6:
             copy["event_type"] = "TEAM_ARCHIVED"  # invalid: rejected, never applied
         else:
-            copy["effective_at"] = spell(
-                parse(e["effective_at"]) + timedelta(hours=draw(-1, 1)), draw
-            )
-        copy["emitted_at"] = spell(parse(e["emitted_at"]) + timedelta(seconds=draw(-1, 1)), draw)
+            copy["effective_at"] = shift(e["effective_at"], timedelta(hours=draw(-1, 1)), draw)
+        copy["emitted_at"] = shift(e["emitted_at"], timedelta(seconds=draw(-1, 1)), draw)
         return copy
 
     delivered = list(sc.events)
@@ -203,10 +282,11 @@ def build_scenario(draw: Draw, number: int) -> Scenario:
             # Semantic duplicates emitted *earlier* occur inside `events` itself (same change
             # drawn twice), where the reference and the warehouse must pick the same one.
             retry = dict(e, event_id=e["event_id"] + "r")
-            retry["emitted_at"] = spell(
-                parse(e["emitted_at"]) + timedelta(seconds=draw(0, 2)), draw
-            )
-            delivered.append(retry)
+            retry["emitted_at"] = shift(e["emitted_at"], timedelta(seconds=draw(0, 2)), draw)
+            # A retry of a rejected event whose later emitted_at is back in range would be a new
+            # valid event, not noise: only retries that keep the original's verdict are dirt.
+            if (rejection_reason(retry) is None) == (rejection_reason(e) is None):
+                delivered.append(retry)
         elif roll in (2, 3):
             # The same event_id with other content (a producer bug), emitted at the same second
             # or around it; sometimes twice, sometimes into an invalid event (which is ignored).

@@ -5,11 +5,15 @@ The staging models are what actually decides whether an event is applied (`is_va
 generated company plus hand-written invalid messages through the real file → stage → raw path,
 runs the staging models once, and checks, row by row, schema-valid ⇔ staging `is_valid`.
 
-What a schema cannot express is excluded from the comparison and asserted on its own: a team
-merged into itself (two fields compared). What the schemas say more strictly than staging checks
-(JSON types: staging reads every field as text; lenient timestamp spellings DuckDB also casts) is
-listed in docs/contracts.md and not exercised by the agreement test. Keywords that database casts
-read as instants (`"effective_at": "infinity"`) are exercised: staging must reject them too.
+What a schema cannot express is asserted on its own: a team merged into itself (two fields
+compared), and the documented valid range of timestamps (JSON Schema has no date comparison):
+a message outside it is invalid under the contract, and staging must name the field and value
+(`effective_at out of range: 9999-12-31T23:59:59Z`). For admin events staging's reason must also
+be the reference implementation's, message by message. What the schemas say more strictly than
+staging checks (JSON types: staging reads every field as text; lenient timestamp spellings DuckDB
+also casts) is listed in docs/contracts.md and not exercised by the agreement test. Keywords that
+database casts read as instants (`"effective_at": "infinity"`) are exercised: staging must reject
+them too.
 """
 
 from __future__ import annotations
@@ -31,18 +35,21 @@ from ingest.file_source import file_sha256, ingest_files
 from ingest.generator import generate
 from ingest.settings import Settings
 from ingest.topics import QUARANTINE_TABLE, TOPICS, load_schema
+from tests.python.reference.membership import (
+    ISO_TIMESTAMP,
+    TIMESTAMP_MAX,
+    TIMESTAMP_MIN,
+    in_range,
+    parse_ts,
+    rejection_reason,
+)
 
 # -- date-time -----------------------------------------------------------------------------------
 
-# ISO-8601 extended format as staging's `try_cast(x as timestamptz)` reads it: a calendar date,
+# The ISO-8601 shapes staging's parse_iso_timestamp accepts, from the one source of truth (the
+# macro iso_timestamp_pattern; tests/python/test_timestamp_pattern.py): a calendar date,
 # optionally a time (T or space) with an optional offset (Z, ±hh, ±hhmm, ±hh:mm). Without an
 # offset the instant is UTC (the dbt profile pins TimeZone = UTC).
-_ISO_DATE_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?",
-    re.ASCII,
-)
-
 FORMAT_CHECKER = FormatChecker(formats=())
 
 
@@ -50,7 +57,7 @@ FORMAT_CHECKER = FormatChecker(formats=())
 def is_date_time(value: object) -> bool:
     if not isinstance(value, str):
         return True  # `format` constrains strings only; `type` rejects the rest
-    if not _ISO_DATE_TIME.fullmatch(value):
+    if not ISO_TIMESTAMP.fullmatch(value):
         raise ValueError(f"not an ISO-8601 date-time: {value!r}")
     text = value[:-1] + "+00:00" if value.endswith("Z") else value
     datetime.fromisoformat(text)  # calendar and clock ranges; naive means UTC
@@ -67,6 +74,32 @@ def schema_errors(topic: str, payload: Any) -> list[str]:
         f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
         for e in validator(topic).iter_errors(payload)
     ]
+
+
+# The timestamp fields of each contract, in the order staging checks them.
+TIMESTAMP_FIELDS = {
+    "admin.membership.v1": ("effective_at", "emitted_at"),
+    "okta.system_log.v1": ("published",),
+    "zendesk.ticket_events.v1": ("created_at",),
+}
+
+
+def range_errors(topic: str, payload: Any) -> list[str]:
+    """The documented valid range (docs/contracts.md, "Timestamps"), as staging words a breach."""
+    if not isinstance(payload, dict):
+        return []
+    out = []
+    for name in TIMESTAMP_FIELDS[topic]:
+        value = payload.get(name)
+        at = parse_ts(value)
+        if at is not None and not in_range(at):
+            out.append(f"{name} out of range: {value}")
+    return out
+
+
+def contract_errors(topic: str, payload: Any) -> list[str]:
+    """Everything the contract says is wrong: the schema, then what it cannot express."""
+    return schema_errors(topic, payload) + range_errors(topic, payload)
 
 
 # -- the schemas themselves ----------------------------------------------------------------------
@@ -86,6 +119,20 @@ def test_schema_is_a_documented_draft_2020_12_schema(topic: str) -> None:
     assert not undocumented, f"fields without a description: {undocumented}"
 
 
+@pytest.mark.parametrize("topic", sorted(TOPICS))
+def test_schemas_document_the_valid_timestamp_range(topic: str) -> None:
+    valid_range = f"[{TIMESTAMP_MIN:%Y-%m-%dT%H:%M:%S}Z, {TIMESTAMP_MAX:%Y-%m-%dT%H:%M:%S}Z)"
+    properties = load_schema(topic)["properties"]
+    for name in TIMESTAMP_FIELDS[topic]:
+        description = properties[name]["description"]
+        assert valid_range in description, (name, description)
+        assert f"'{name} out of range: <value>'" in description, (name, description)
+    contracts = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
+    assert f"`{valid_range}`" in contracts
+    for name in TIMESTAMP_FIELDS[topic]:
+        assert f"`{name} out of range: <value>`" in contracts, name
+
+
 def test_documented_examples_satisfy_their_contract() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "contracts.md").read_text()
     examples: dict[str, list[str]] = {}
@@ -95,7 +142,7 @@ def test_documented_examples_satisfy_their_contract() -> None:
     for topic in TOPICS:
         assert len(examples.get(topic, [])) == 1, f"docs/contracts.md: one example for {topic}"
         payload = json.loads(examples[topic][0])
-        assert not schema_errors(topic, payload), (topic, schema_errors(topic, payload))
+        assert not contract_errors(topic, payload), (topic, contract_errors(topic, payload))
 
 
 # Strings on which the checker and DuckDB's `try_cast(x as timestamptz)` must agree.
@@ -239,6 +286,20 @@ ADMIN_CASES: list[tuple[dict[str, Any], bool]] = [
     (_with(ADMIN_BASE, effective_at="infinity"), False),
     (_with(ADMIN_BASE, emitted_at="epoch"), False),
     (_with(ADMIN_BASE, effective_at=" 2026-10-01T09:00:00Z"), False),
+    # The valid range [2000-01-01, 2051-01-01) UTC: nothing at or after the open-window marker.
+    (_with(ADMIN_BASE, effective_at="9999-12-31T23:59:59Z"), False),
+    (_with(ADMIN_BASE, effective_at="9999-12-31T00:00:00Z"), False),
+    (_with(ADMIN_BASE, effective_at="2051-01-01T00:00:00Z"), False),
+    (_with(ADMIN_BASE, effective_at="2050-12-31T23:59:59.999999Z"), True),
+    (_with(ADMIN_BASE, effective_at="2050-12-31T23:00:00-14:00"), False),
+    (_with(ADMIN_BASE, effective_at="2000-01-01T00:00:00Z"), True),
+    (_with(ADMIN_BASE, effective_at="2000-01-01T05:00:00+14:00"), False),
+    (_with(ADMIN_BASE, effective_at="1999-12-31"), False),
+    (_with(ADMIN_BASE, effective_at="1900-01-01T00:00:00Z"), False),
+    (_with(ADMIN_BASE, effective_at="0001-01-01T00:00:00+01:00"), False),
+    (_with(ADMIN_BASE, emitted_at="9999-12-31T23:59:59.999999Z"), False),
+    (_with(ADMIN_BASE, emitted_at="0001-01-01"), False),
+    (_with(ADMIN_BASE, effective_at="9999-12-31", emitted_at="9999-12-31"), False),
     (_with(ADMIN_BASE, effective_at="2026-10-01T09:00:00 Europe/Paris"), False),
     (_without(ADMIN_BASE, "repl_id"), False),
     (_with(ADMIN_BASE, repl_id=None), False),
@@ -294,6 +355,9 @@ OKTA_CASES: list[tuple[dict[str, Any], bool]] = [
     (_without(OKTA_BASE, "published"), False),
     (_with(OKTA_BASE, published="not a date"), False),
     (_with(OKTA_BASE, published="2026-10-01T09:00:00.123"), True),
+    (_with(OKTA_BASE, published="9999-12-31T23:59:59Z"), False),
+    (_with(OKTA_BASE, published="1970-01-01T00:00:00Z"), False),
+    (_with(OKTA_BASE, published="2050-12-31T09:00:00Z"), True),
     (_without(OKTA_BASE, "eventType"), False),
     (_with(OKTA_BASE, eventType=None), False),
     (_without(OKTA_BASE, "target"), False),
@@ -332,6 +396,9 @@ ZENDESK_CASES: list[tuple[dict[str, Any], bool]] = [
     (_without(ZENDESK_BASE, "created_at"), False),
     (_with(ZENDESK_BASE, created_at="2026-02-30T00:00:00Z"), False),
     (_with(ZENDESK_BASE, created_at="2026-10-01T05:00:00-04:00"), True),
+    (_with(ZENDESK_BASE, created_at="9999-12-31T00:00:00Z"), False),
+    (_with(ZENDESK_BASE, created_at="2100-01-01"), False),
+    (_with(ZENDESK_BASE, created_at="2000-01-01T00:30:00+01:00"), False),
     (_with(ZENDESK_BASE, assignee=None), True),
     (_without(ZENDESK_BASE, "assignee"), True),
     (_with(ZENDESK_BASE, assignee={"id": 1, "external_id": None, "email": None}), True),
@@ -357,9 +424,9 @@ STAGING = {
 def test_hand_written_messages_mean_what_they_say(topic: str) -> None:
     """Each hand-written case has the verdict it was written for (else the agreement is moot)."""
     wrong = [
-        (payload, valid, schema_errors(topic, payload))
+        (payload, valid, contract_errors(topic, payload))
         for payload, valid in HAND_WRITTEN[topic]
-        if (not schema_errors(topic, payload)) != valid
+        if (not contract_errors(topic, payload)) != valid
     ]
     assert not wrong, "\n".join(map(repr, wrong))
     assert not schema_errors("admin.membership.v1", MERGED_INTO_ITSELF)
@@ -445,7 +512,14 @@ def test_schema_and_staging_agree_on_every_message(
             assert not schema_errors(topic, payload)
             assert (is_valid, reason) == (False, "team merged into itself")
             continue
-        errors = schema_errors(topic, payload)
+        errors = contract_errors(topic, payload)
+        out_of_range = range_errors(topic, payload)
+        if not schema_errors(topic, payload) and out_of_range and reason != out_of_range[0]:
+            disagreements.append(f"{position}: staging says {reason!r}, not {out_of_range[0]!r}")
+        if topic == "admin.membership.v1" and reason != rejection_reason(payload):
+            disagreements.append(
+                f"{position}: staging says {reason!r}, the reference {rejection_reason(payload)!r}"
+            )
         if (not errors) != is_valid:
             disagreements.append(
                 f"{position}\n  payload: {payload_text}\n"

@@ -430,7 +430,8 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def landed_offsets(settings: Settings) -> list[tuple[int, int]]:
-    """(partition, offset) of every raw row, from its `kafka:topic/partition/offset` position."""
+    """(partition, offset) of every raw row: the last two fields of its position
+    (`kafka:<cluster id>/<topic>/<topic id>/<partition>/<offset>`)."""
     return [
         (int(partition), int(offset))
         for partition, offset in (p.rsplit("/", 2)[1:] for p in raw_positions(settings))

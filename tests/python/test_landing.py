@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
+import errno
 import gzip
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -11,10 +14,10 @@ import orjson
 import pytest
 
 from ingest.envelope import SourceMessage, decode
-from ingest.file_source import ingest_files
+from ingest.file_source import SourceFileError, expand_paths, ingest_files
 from ingest.landing import land_batch
 from ingest.settings import Settings
-from ingest.stage import write_stage_file
+from ingest.stage import StageWriteError, write_stage_file
 from ingest.warehouse import Warehouse
 
 TOPIC = "admin.membership.v1"
@@ -223,3 +226,134 @@ class TestCli:
         monkeypatch.delenv("REVOPS_KAFKA_BOOTSTRAP", raising=False)
         assert self.run("ingest", "kafka", "--topic", TOPIC, "--until-idle") == 2
         assert "no Kafka bootstrap servers" in capsys.readouterr().err
+
+
+class TestStageFailures:
+    def test_a_failed_write_leaves_no_temp_file_and_names_the_path(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import ingest.stage
+
+        def disk_full(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(ingest.stage.os, "fsync", disk_full)
+        with pytest.raises(StageWriteError) as exc:
+            write_stage_file(tmp_path, "admin_service", "20260110T090000Z-full", [b"{}\n"])
+        message = str(exc.value)
+        assert str(tmp_path / "admin_service/2026/01/10/20260110T090000Z-full") in message
+        assert "No space left on device" in message
+        assert not list(tmp_path.rglob("*.tmp"))
+        monkeypatch.undo()
+        # The next attempt starts clean and succeeds.
+        staged = write_stage_file(tmp_path, "admin_service", "20260110T090000Z-full", [b"{}\n"])
+        assert staged.path.exists() and not list(tmp_path.rglob("*.tmp"))
+
+
+class TestKnowledgeTime:
+    def test_load_time_never_goes_back_when_the_clock_does(self, settings: Settings) -> None:
+        ticks = iter([datetime(2026, 5, 1, 12, 0), datetime(2026, 5, 1, 11, 0)])
+        with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+            first = land_batch([msg(b'{"event_id": "e1"}', 0)], settings, wh)
+            second = land_batch([msg(b'{"event_id": "e2"}', 1)], settings, wh)
+        assert first.load is not None and second.load is not None
+        assert first.load.loaded_at == datetime(2026, 5, 1, 12, 0)
+        assert second.load.loaded_at == datetime(2026, 5, 1, 12, 0, 0, 1)
+        rows = raw_rows(settings.warehouse_path, "admin_membership_events")
+        assert [r[6] for r in rows] == [first.load.loaded_at, second.load.loaded_at]
+
+
+class TestPositionConflicts:
+    def test_known_position_with_other_content_is_quarantined_never_skipped(
+        self, settings: Settings
+    ) -> None:
+        """A recreated topic reuses offsets: the same position now carries another event."""
+        with Warehouse(settings.warehouse_path) as wh:
+            land_batch([msg(b'{"event_id": "old"}', 0)], settings, wh)
+            clash = land_batch([msg(b'{"event_id": "new"}', 0), msg(b'{"e": 1}', 1)], settings, wh)
+            again = land_batch([msg(b'{"event_id": "new"}', 0)], settings, wh)
+        assert clash.load is not None and again.load is not None
+        assert clash.load.position_conflicts == 1
+        assert clash.load.inserted == {"admin_membership_events": 1, "ingest_quarantine": 1}
+        # Re-delivering the same conflicting message adds nothing: it is already quarantined.
+        assert again.load.position_conflicts == 0 and again.load.rows_inserted == 0
+        events = raw_rows(settings.warehouse_path, "admin_membership_events")
+        assert [json.loads(r[9])["event_id"] for r in events[:1]] == ["old"]
+        (conflict,) = raw_rows(settings.warehouse_path, "ingest_quarantine")
+        assert conflict[0] == f"kafka:{TOPIC}/0/0"
+        assert conflict[9].startswith(f"position conflict: kafka:{TOPIC}/0/0 is already in raw")
+        assert json.loads(conflict[10]) == {"event_id": "new"}
+
+    def test_same_position_same_content_is_still_a_silent_no_op(self, settings: Settings) -> None:
+        with Warehouse(settings.warehouse_path) as wh:
+            land_batch([msg(b'{"event_id": "e1"}', 0)], settings, wh)
+            again = land_batch([msg(b'{"event_id": "e1"}', 0), msg(b"{}", 1)], settings, wh)
+        assert again.load is not None
+        assert again.load.position_conflicts == 0 and again.load.already_loaded == 1
+        assert again.load.inserted == {"admin_membership_events": 1}
+
+
+class TestFileConveniences:
+    def test_a_leading_byte_order_mark_is_not_part_of_the_first_event(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        source = tmp_path / "windows.jsonl"
+        source.write_bytes(codecs.BOM_UTF8 + b'{"event_id": "e1"}\r\n{"event_id": "e2"}\r\n')
+        result = ingest_files([source], TOPIC, settings)
+        assert result.quarantined == 0 and result.rows_inserted == 2
+        rows = raw_rows(settings.warehouse_path, "admin_membership_events")
+        assert [json.loads(r[9])["event_id"] for r in rows] == ["e1", "e2"]
+
+    def test_a_kafka_message_with_a_byte_order_mark_stays_quarantined(self) -> None:
+        assert not decode(msg(codecs.BOM_UTF8 + b'{"event_id": "e1"}')).ok
+
+    def test_a_directory_is_its_jsonl_files_in_name_order(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        folder = tmp_path / "replay"
+        folder.mkdir()
+        (folder / "b.jsonl").write_bytes(b'{"event_id": "b1"}\n')
+        (folder / "a.jsonl").write_bytes(b'{"event_id": "a1"}\n{"event_id": "a2"}\n')
+        (folder / "notes.txt").write_bytes(b"not an event file\n")
+        assert expand_paths([folder]) == [folder / "a.jsonl", folder / "b.jsonl"]
+        result = ingest_files([folder], TOPIC, settings)
+        assert result.rows_inserted == 3 and result.quarantined == 0
+
+    def test_an_empty_directory_says_what_it_is(self, tmp_path: Path) -> None:
+        with pytest.raises(SourceFileError, match=r"a directory with no \*\.jsonl files"):
+            expand_paths([tmp_path])
+
+    def test_replaying_a_loaded_file_writes_no_stage_file(
+        self, settings: Settings, tmp_path: Path
+    ) -> None:
+        source = tmp_path / "events.jsonl"
+        source.write_bytes(b"".join(b'{"event_id": "e%d"}\n' % n for n in range(7)) + b"{bad\n")
+        first = ingest_files([source], TOPIC, settings)
+        staged = sorted(settings.stage_dir.rglob("*.ndjson.gz"))
+        again = ingest_files([source], TOPIC, settings)
+        assert first.rows_inserted == 8
+        assert again.rows_inserted == 0 and again.already_loaded == 8 and again.messages == 8
+        assert sorted(settings.stage_dir.rglob("*.ndjson.gz")) == staged
+
+    def test_a_file_cut_short_by_a_crash_lands_the_rest(
+        self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import ingest.file_source
+
+        source = tmp_path / "events.jsonl"
+        source.write_bytes(b"".join(b'{"event_id": "e%d"}\n' % n for n in range(7)))
+        calls = []
+
+        def crash_on_second_batch(*args: object) -> object:
+            calls.append(1)
+            if len(calls) == 2:
+                raise RuntimeError("killed")
+            return land_batch(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ingest.file_source, "land_batch", crash_on_second_batch)
+        with pytest.raises(RuntimeError):
+            ingest_files([source], TOPIC, settings)
+        monkeypatch.undo()
+        healed = ingest_files([source], TOPIC, settings)
+        assert healed.already_loaded == 3 and healed.rows_inserted == 4
+        assert len(raw_rows(settings.warehouse_path, "admin_membership_events")) == 7

@@ -1,6 +1,7 @@
 {#-
-    int_team_merge_closure covers merge chains up to a fixed length. One more merge step must add
-    no pair; if it does, history has a longer chain than the model unrolls (raise its steps).
+    int_team_merge_closure covers merge chains up to var membership_max_merge_depth (at least).
+    One more merge step must add no pair; if it does, history has a longer chain than the model
+    unrolls: raise the var.
 -#}
 select closure.team_id, merges.team_id as predecessor_team_id
 from {{ ref('int_team_merge_closure') }} as closure

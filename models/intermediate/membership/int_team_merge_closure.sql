@@ -6,11 +6,18 @@
     Merge history may contain cycles (a → b, later b → a: legal), so the closure is not walked
     path by path (the number of paths explodes on cycles) but squared: each step joins the
     relation with itself and keeps distinct pairs, doubling the chain length it covers, so
-    `steps` steps cover chains of 2^steps merges in at most teams² rows.
-    assert_team_merge_closure_is_closed fails if history ever needs more.
+    `steps` steps cover chains of 2^steps merges in at most teams² rows. A membership follows at
+    most var membership_max_merge_depth merges (int_membership_intervals), so chains of that
+    length are all a merge can touch: `steps` is the smallest with 2^steps >= the var.
+    assert_team_merge_closure_is_closed fails if history ever has a longer chain.
 -#}
 
-{%- set steps = 7 %}
+{%- set max_depth = var('membership_max_merge_depth') | int %}
+{%- set covered = namespace(steps=0) %}
+{%- for _ in range(max_depth) if 2 ** covered.steps < max_depth %}
+    {%- set covered.steps = covered.steps + 1 %}
+{%- endfor %}
+{%- set steps = covered.steps %}
 
 with
 

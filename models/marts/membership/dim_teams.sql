@@ -1,4 +1,9 @@
-{#- Teams over valid time (SCD2), with the current-org successor of each team. -#}
+{#-
+    Teams over valid time (SCD2), with the current-org successor of each team. A version's
+    changed_by_loaded_at is the load time of the one event that produced it — not a transaction
+    time like the bridge's recorded_at: an earlier event that shaped the version (the CREATED that
+    named the team) may have been loaded later.
+-#}
 
 with
 
@@ -27,7 +32,7 @@ final as (
         versions.valid_to,
         versions.is_current,
         versions.changed_by_event_id,
-        versions.recorded_at
+        versions.recorded_at as changed_by_loaded_at
     from versions
     left join restated on restated.team_id = versions.team_id
 

@@ -57,11 +57,27 @@ parsed as (
         {{ list_item('payload_fields', 10) }} as effective_at_text,
         {{ list_item('payload_fields', 11) }} as emitted_at_text,
         {{ list_item('payload_fields', 12) }} as actor,
-        {{ parse_iso_timestamp(list_item('payload_fields', 10)) }} as effective_at,
-        {{ parse_iso_timestamp(list_item('payload_fields', 11)) }} as emitted_at,
+        {{ parse_iso_timestamp(list_item('payload_fields', 10)) }} as effective_at_parsed,
+        {{ parse_iso_timestamp(list_item('payload_fields', 11)) }} as emitted_at_parsed,
         _loaded_at,
         _batch_id
     from extracted
+
+),
+
+ranged as (
+
+    -- An instant outside the valid range is not one the warehouse can represent (at or after
+    -- the open-window marker, before the calendar): it is a rejection, never history.
+    select
+        *,
+        case
+            when {{ event_timestamp_in_range('effective_at_parsed') }} then effective_at_parsed
+        end as effective_at,
+        case
+            when {{ event_timestamp_in_range('emitted_at_parsed') }} then emitted_at_parsed
+        end as emitted_at
+    from parsed
 
 ),
 
@@ -74,7 +90,7 @@ typed as (
         event_type in (
             'TEAM_CREATED', 'TEAM_RENAMED', 'TEAM_PARENT_CHANGED', 'TEAM_MERGED', 'TEAM_SPLIT'
         ) as is_team_event
-    from parsed
+    from ranged
 
 ),
 
@@ -88,9 +104,11 @@ validated as (
             when not (is_repl_event or is_team_event)
                 then 'unknown event_type: ' || event_type
             when effective_at_text is null then 'missing effective_at'
-            when effective_at is null then 'invalid effective_at: ' || effective_at_text
+            when effective_at_parsed is null then 'invalid effective_at: ' || effective_at_text
+            when effective_at is null then 'effective_at out of range: ' || effective_at_text
             when emitted_at_text is null then 'missing emitted_at'
-            when emitted_at is null then 'invalid emitted_at: ' || emitted_at_text
+            when emitted_at_parsed is null then 'invalid emitted_at: ' || emitted_at_text
+            when emitted_at is null then 'emitted_at out of range: ' || emitted_at_text
             when is_repl_event and repl_id_raw is null then 'missing repl_id'
             when event_type <> 'REPL_IDENTITY_LINKED' and team_id is null then 'missing team_id'
             when event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
@@ -109,15 +127,33 @@ validated as (
 
 ),
 
+{%- set hashed_columns = [
+    'event_type', 'repl_id', 'kept_team_id', 'role', 'effective_at_sort_key', 'kept_team_name',
+    'kept_parent_team_id', 'kept_merged_into_team_id', 'kept_successor_team_ids',
+    'kept_okta_user_id',
+] %}
+
 normalized as (
 
     select
         *,
         case when is_repl_event then repl_id_raw end as repl_id,
+        case when event_type <> 'REPL_IDENTITY_LINKED' then team_id end as kept_team_id,
         case
             when event_type = 'MEMBERSHIP_ADDED' then coalesce(role_raw, 'primary')
             when event_type = 'MEMBERSHIP_REMOVED' then role_raw
-        end as role
+        end as role,
+        case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end
+            as kept_team_name,
+        case
+            when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then parent_team_id
+        end as kept_parent_team_id,
+        case when event_type = 'TEAM_MERGED' then merged_into_team_id end
+            as kept_merged_into_team_id,
+        case when event_type = 'TEAM_SPLIT' then successor_team_ids end
+            as kept_successor_team_ids,
+        case when event_type = 'REPL_IDENTITY_LINKED' then okta_user_id end as kept_okta_user_id,
+        {{ timestamp_sort_key('effective_at') }} as effective_at_sort_key
     from validated
 
 ),
@@ -133,32 +169,28 @@ final as (
             when is_team_event then 'team:' || team_id
         end as event_key,
         repl_id,
-        case when event_type <> 'REPL_IDENTITY_LINKED' then team_id end as team_id,
+        kept_team_id as team_id,
         role,
-        case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end as team_name,
-        case
-            when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then parent_team_id
-        end as parent_team_id,
-        case when event_type = 'TEAM_MERGED' then merged_into_team_id end as merged_into_team_id,
-        case when event_type = 'TEAM_SPLIT' then successor_team_ids end as successor_team_ids,
-        case when event_type = 'REPL_IDENTITY_LINKED' then okta_user_id end as okta_user_id,
+        kept_team_name as team_name,
+        kept_parent_team_id as parent_team_id,
+        kept_merged_into_team_id as merged_into_team_id,
+        kept_successor_team_ids as successor_team_ids,
+        kept_okta_user_id as okta_user_id,
         effective_at,
         emitted_at,
         {{ mask_pii('actor') }} as actor,
-        -- Total order of application: (effective_at, emitted_at, event_id) as one sortable string.
-        {{ timestamp_sort_key('effective_at') }} || '|' || {{ timestamp_sort_key('emitted_at') }}
-            || '|' || event_id as order_key,
+        -- Total order of application: (effective_at, emitted_at, event_id) as one sortable string
+        -- (fixed-width timestamps first, so the event_id's own characters cannot shift it).
+        effective_at_sort_key || '|' || {{ timestamp_sort_key('emitted_at') }} || '|' || event_id
+            as order_key,
         -- What makes two events "the same change" (semantic duplicates): everything but
-        -- event_id, emitted_at and actor.
+        -- event_id, emitted_at and actor. Each field is length-prefixed (null: '~'), so no value
+        -- — an id containing '|' or ':', a name '~' — can make two changes hash alike.
         md5(
-            coalesce(event_type, '~') || '|' || coalesce(repl_id, '~') || '|'
-            || coalesce(case when event_type <> 'REPL_IDENTITY_LINKED' then team_id end, '~')
-            || '|' || coalesce(role, '~') || '|' || coalesce({{ timestamp_sort_key('effective_at') }}, '~')
-            || '|' || coalesce(case when event_type in ('TEAM_CREATED', 'TEAM_RENAMED') then team_name end, '~')
-            || '|' || coalesce(case when event_type in ('TEAM_CREATED', 'TEAM_PARENT_CHANGED') then parent_team_id end, '~')
-            || '|' || coalesce(case when event_type = 'TEAM_MERGED' then merged_into_team_id end, '~')
-            || '|' || coalesce(case when event_type = 'TEAM_SPLIT' then successor_team_ids end, '~')
-            || '|' || coalesce(case when event_type = 'REPL_IDENTITY_LINKED' then okta_user_id end, '~')
+            {%- for column in hashed_columns %}
+            coalesce(cast(length({{ column }}) as varchar) || ':' || {{ column }}, '~')
+            {%- if not loop.last %} || '|' ||{% endif %}
+            {%- endfor %}
         ) as content_hash,
         rejection_reason,
         rejection_reason is null as is_valid,

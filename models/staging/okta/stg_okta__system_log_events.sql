@@ -33,10 +33,22 @@ parsed as (
         {{ json_text('payload', 'target[0].displayName') }} as display_name_raw,
         {{ json_text('payload', 'outcome.result') }} as outcome_result,
         {{ json_text('payload', 'published') }} as published_text,
-        {{ parse_iso_timestamp(json_text('payload', 'published')) }} as published_at,
+        {{ parse_iso_timestamp(json_text('payload', 'published')) }} as published_at_parsed,
         _loaded_at,
         _batch_id
     from source
+
+),
+
+ranged as (
+
+    -- Outside the valid range an instant is a rejection (docs/contracts.md, "Timestamps").
+    select
+        *,
+        case
+            when {{ event_timestamp_in_range('published_at_parsed') }} then published_at_parsed
+        end as published_at
+    from parsed
 
 ),
 
@@ -65,13 +77,14 @@ final as (
             when okta_event_id is null then 'missing uuid'
             when event_type is null then 'missing eventType'
             when published_text is null then 'missing published'
-            when published_at is null then 'invalid published: ' || published_text
+            when published_at_parsed is null then 'invalid published: ' || published_text
+            when published_at is null then 'published out of range: ' || published_text
             when event_type like 'user.lifecycle.%' and okta_user_id is null
                 then 'lifecycle event without target user'
         end as rejection_reason,
         _loaded_at,
         _batch_id
-    from parsed
+    from ranged
 
 )
 

@@ -27,7 +27,7 @@ parsed as (
         {{ json_text('payload', 'ticket_id') }} as ticket_id,
         {{ json_text('payload', 'type') }} as event_type,
         {{ json_text('payload', 'created_at') }} as created_at_text,
-        {{ parse_iso_timestamp(json_text('payload', 'created_at')) }} as event_at,
+        {{ parse_iso_timestamp(json_text('payload', 'created_at')) }} as event_at_parsed,
         {{ json_text('payload', 'assignee.id') }} as assignee_zendesk_user_id,
         nullif(trim({{ json_text('payload', 'assignee.external_id') }}), '') as okta_user_id,
         {{ json_text('payload', 'assignee.email') }} as assignee_email_raw,
@@ -36,6 +36,17 @@ parsed as (
         _loaded_at,
         _batch_id
     from source
+
+),
+
+ranged as (
+
+    -- Outside the valid range an instant is a rejection (docs/contracts.md, "Timestamps").
+    select
+        *,
+        case when {{ event_timestamp_in_range('event_at_parsed') }} then event_at_parsed end
+            as event_at
+    from parsed
 
 ),
 
@@ -58,11 +69,12 @@ final as (
             when event_type is null then 'missing type'
             when event_type not like 'ticket.%' then 'unknown event type: ' || event_type
             when created_at_text is null then 'missing created_at'
-            when event_at is null then 'invalid created_at: ' || created_at_text
+            when event_at_parsed is null then 'invalid created_at: ' || created_at_text
+            when event_at is null then 'created_at out of range: ' || created_at_text
         end as rejection_reason,
         _loaded_at,
         _batch_id
-    from parsed
+    from ranged
 
 )
 

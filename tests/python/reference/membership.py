@@ -18,25 +18,112 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 OPEN_END = datetime(9999, 12, 31)
+# The documented valid range of every event timestamp, [TIMESTAMP_MIN, TIMESTAMP_MAX) in UTC
+# (docs/contracts.md, "Timestamps"): the headcount calendar of dbt_project.yml, which ends long
+# before OPEN_END, so every accepted event has a representable window and calendar day.
+TIMESTAMP_MIN = datetime(2000, 1, 1)
+TIMESTAMP_MAX = datetime(2051, 1, 1)
 REPL_TYPES = {"MEMBERSHIP_ADDED", "MEMBERSHIP_REMOVED", "REPL_IDENTITY_LINKED"}
 TEAM_TYPES = {"TEAM_CREATED", "TEAM_RENAMED", "TEAM_PARENT_CHANGED", "TEAM_MERGED", "TEAM_SPLIT"}
 ROLES = ("primary", "secondary")
+# What staging trims off an id: the Unicode space separators (Zs), as the schemas' id pattern says.
+SPACES = "".join(map(chr, (0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000)))
 
 
-# The ISO-8601 shapes the contract accepts (docs/contracts.md, "Timestamps").
+# The ISO-8601 shapes the contract accepts (docs/contracts.md, "Timestamps"), written exactly as
+# the macro iso_timestamp_pattern — the single source of truth, which tests/python/
+# test_timestamp_pattern.py compares this copy with. Full match; ASCII digits only.
 ISO_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?", re.ASCII
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?"
+    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?",
+    re.ASCII,
 )
 
 
 def parse_ts(text: object) -> datetime | None:
+    """The instant (naive UTC) an ISO-8601 text names, or None when it is not one."""
     if not isinstance(text, str) or not ISO_TIMESTAMP.fullmatch(text):
         return None
     try:
         ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    try:
+        return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:00-14:00 in UTC: out of range
+        return datetime.min if ts.year == 1 else datetime.max
+
+
+def in_range(ts: datetime) -> bool:
+    return TIMESTAMP_MIN <= ts < TIMESTAMP_MAX
+
+
+def as_text(value: object) -> str | None:
+    """A JSON value as staging reads it (every field as text; JSON null is null)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _timestamp_reason(name: str, value: object) -> str | None:
+    text = as_text(value)
+    if text is None:
+        return f"missing {name}"
+    ts = parse_ts(text)
+    if ts is None:
+        return f"invalid {name}: {text}"
+    if not in_range(ts):
+        return f"{name} out of range: {text}"
+    return None
+
+
+def rejection_reason(payload: object) -> str | None:
+    """Why the event violates the contract (docs/contracts.md), first that applies; else None."""
+    if not isinstance(payload, dict):
+        return "not a JSON object"  # never reaches staging: quarantined at ingestion
+    f = {k: as_text(v) for k, v in payload.items()}
+    event_id = (f.get("event_id") or "").strip(SPACES) or None
+    event_type = f.get("event_type")
+    if event_id is None:
+        return "missing event_id"
+    if event_type is None:
+        return "missing event_type"
+    if event_type not in REPL_TYPES | TEAM_TYPES:
+        return f"unknown event_type: {event_type}"
+    for name in ("effective_at", "emitted_at"):
+        reason = _timestamp_reason(name, payload.get(name))
+        if reason:
+            return reason
+    role = f.get("role")
+    checks = (
+        (event_type in REPL_TYPES and f.get("repl_id") is None, "missing repl_id"),
+        (event_type != "REPL_IDENTITY_LINKED" and f.get("team_id") is None, "missing team_id"),
+        (
+            event_type in ("MEMBERSHIP_ADDED", "MEMBERSHIP_REMOVED")
+            and role is not None
+            and role not in ROLES,
+            f"invalid role: {role}",
+        ),
+        (
+            event_type in ("TEAM_CREATED", "TEAM_RENAMED") and f.get("team_name") is None,
+            "missing team_name",
+        ),
+        (
+            event_type == "TEAM_MERGED" and f.get("merged_into_team_id") is None,
+            "missing merged_into_team_id",
+        ),
+        (
+            event_type == "TEAM_MERGED" and f.get("merged_into_team_id") == f.get("team_id"),
+            "team merged into itself",
+        ),
+        (
+            event_type == "REPL_IDENTITY_LINKED" and f.get("okta_user_id") is None,
+            "missing okta_user_id",
+        ),
+    )
+    return next((reason for failed, reason in checks if failed), None)
 
 
 @dataclass(frozen=True)
@@ -80,62 +167,36 @@ class Event:
 
 def validate(payload: object) -> Event | None:
     """The event if it satisfies the contract (semantics §1), else None."""
-    if not isinstance(payload, dict):
-        return None  # valid JSON but not an object: rejected
-    event_id = payload.get("event_id")
-    event_type = payload.get("event_type")
-    if not isinstance(event_id, str) or not event_id.strip(" "):
+    if rejection_reason(payload) is not None:
         return None
-    if event_type not in REPL_TYPES | TEAM_TYPES:
-        return None
-    effective_at, emitted_at = (
-        parse_ts(payload.get("effective_at")),
-        parse_ts(payload.get("emitted_at")),
-    )
-    if effective_at is None or emitted_at is None:
-        return None
-    repl_id = payload.get("repl_id") if event_type in REPL_TYPES else None
-    team_id = payload.get("team_id") if event_type != "REPL_IDENTITY_LINKED" else None
-    role = payload.get("role")
-    if event_type in REPL_TYPES and repl_id is None:
-        return None
-    if event_type != "REPL_IDENTITY_LINKED" and team_id is None:
-        return None
-    if event_type in ("MEMBERSHIP_ADDED", "MEMBERSHIP_REMOVED"):
-        if role is not None and role not in ROLES:
-            return None
-        if event_type == "MEMBERSHIP_ADDED":
-            role = role or "primary"
-    else:
+    assert isinstance(payload, dict)
+    f = {k: as_text(v) for k, v in payload.items()}
+    event_type = f["event_type"]
+    effective_at, emitted_at = parse_ts(f["effective_at"]), parse_ts(f["emitted_at"])
+    assert event_type and effective_at and emitted_at
+    role = f.get("role")
+    if event_type == "MEMBERSHIP_ADDED":
+        role = role or "primary"
+    elif event_type != "MEMBERSHIP_REMOVED":
         role = None
-    name = payload.get("team_name") if event_type in ("TEAM_CREATED", "TEAM_RENAMED") else None
-    if event_type in ("TEAM_CREATED", "TEAM_RENAMED") and name is None:
-        return None
-    merged_into = payload.get("merged_into_team_id") if event_type == "TEAM_MERGED" else None
-    if event_type == "TEAM_MERGED" and (merged_into is None or merged_into == team_id):
-        return None
-    okta = payload.get("okta_user_id") if event_type == "REPL_IDENTITY_LINKED" else None
-    if event_type == "REPL_IDENTITY_LINKED" and okta is None:
-        return None
+
+    def when(types: tuple[str, ...], name: str) -> str | None:
+        return f.get(name) if event_type in types else None
+
     successors = payload.get("successor_team_ids") if event_type == "TEAM_SPLIT" else None
-    parent = (
-        payload.get("parent_team_id")
-        if event_type in ("TEAM_CREATED", "TEAM_PARENT_CHANGED")
-        else None
-    )
     return Event(
-        event_id=event_id.strip(" "),
+        event_id=str(f["event_id"]).strip(SPACES),
         event_type=event_type,
-        repl_id=repl_id,
-        team_id=team_id,
+        repl_id=when(tuple(REPL_TYPES), "repl_id"),
+        team_id=when(tuple((REPL_TYPES | TEAM_TYPES) - {"REPL_IDENTITY_LINKED"}), "team_id"),
         role=role,
-        team_name=name,
-        parent_team_id=parent,
-        merged_into_team_id=merged_into,
+        team_name=when(("TEAM_CREATED", "TEAM_RENAMED"), "team_name"),
+        parent_team_id=when(("TEAM_CREATED", "TEAM_PARENT_CHANGED"), "parent_team_id"),
+        merged_into_team_id=when(("TEAM_MERGED",), "merged_into_team_id"),
         successor_team_ids=None
         if successors is None
         else json.dumps(successors, separators=(",", ":"), ensure_ascii=False),
-        okta_user_id=okta,
+        okta_user_id=when(("REPL_IDENTITY_LINKED",), "okta_user_id"),
         effective_at=effective_at,
         emitted_at=emitted_at,
     )
@@ -148,8 +209,8 @@ def content_hash(e: Event) -> str:
         if value is None:
             return "~"
         if isinstance(value, datetime):
-            return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
-        return str(value)
+            value = value.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return f"{len(str(value))}:{value}"
 
     parts = (
         e.event_type,
