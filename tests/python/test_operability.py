@@ -301,3 +301,34 @@ def test_audit_rebuilds_at_any_instant_and_a_quote_in_the_file_name(
         ).fetchall() == [("r1", "t1")]
     finally:
         con.close()
+
+
+@pytest.mark.dbt
+def test_rows_loaded_after_the_clock_stepped_back_reach_staging(
+    tmp_path: Path, warehouse_settings: Settings
+) -> None:
+    """Staging reads rows loaded after the newest it holds: a load stamped in the past (NTP, a
+    restored VM) would be skipped for good, so the knowledge time must not go back."""
+    from datetime import datetime
+
+    from ingest.file_source import iter_file_messages
+    from ingest.landing import land_batch
+
+    settings = warehouse_settings
+    first, second = tmp_path / "1.jsonl", tmp_path / "2.jsonl"
+    first.write_text(json.dumps(EVENTS[0]) + "\n")
+    second.write_text(json.dumps(EVENTS[1]) + "\n")
+    staging = "stg_admin_service__membership_events"
+    ticks = iter([datetime(2026, 5, 1, 12, 0), datetime(2026, 5, 1, 11, 0)])
+    with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+        land_batch(list(iter_file_messages(first, TOPIC)), settings, wh)
+    assert build(settings, select=staging, quiet=True, check=False).returncode == 0
+    with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+        land_batch(list(iter_file_messages(second, TOPIC)), settings, wh)
+    assert build(settings, select=staging, quiet=True, check=False).returncode == 0
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        ids = con.execute(f"select event_id from staging.{staging} order by 1").fetchall()
+    finally:
+        con.close()
+    assert ids == [("a1",), ("c1",)]
