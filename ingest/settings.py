@@ -31,8 +31,10 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+T = TypeVar("T", int, float)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
@@ -187,30 +189,28 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+def _positive(
+    env: Mapping[str, str], name: str, default: T, parse: Callable[[str], T], what: str
+) -> T:
+    """A positive, finite number from `name` (parsed by `parse`), or `default` when unset."""
     if name not in env:
         return default
     raw = env[name].strip()
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name} must be a positive integer, not {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name} must be a positive integer, not {raw!r}")
+        value = None
+    if value is None or not (value > 0 and math.isfinite(value)):
+        raise SettingsError(f"{name} must be {what}, not {raw!r}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _positive(env, name, default, int, "a positive integer")
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    if name not in env:
-        return default
-    raw = env[name].strip()
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} must be a positive number of seconds, not {raw!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise SettingsError(f"{name} must be a positive number of seconds, not {raw!r}")
-    return value
+    return _positive(env, name, default, float, "a positive number of seconds")
 
 
 def _choice(
