@@ -229,6 +229,23 @@ def _choice(
     return value
 
 
+def _normalise_choice(
+    config: dict[str, str],
+    source: Mapping[str, str],
+    key: str,
+    allowed: tuple[str, ...],
+    normalise: Callable[[str], str],
+) -> None:
+    """Check a client property against its allowed values and store it in canonical case."""
+    value = config.get(key)
+    if value is None:
+        return
+    if normalise(value) not in allowed:
+        shown = ", ".join(a.upper() for a in allowed)
+        raise SettingsError(f"{source[key]} must be one of {shown}, not {value!r}")
+    config[key] = normalise(value)
+
+
 def _kafka_config(env: Mapping[str, str]) -> dict[str, str]:
     """Client properties from the named variables and the `REVOPS_KAFKA_CONFIG_*` pass-through.
     Errors name the variable and, for anything that may be a credential, never the value."""
@@ -259,22 +276,8 @@ def _kafka_config(env: Mapping[str, str]) -> dict[str, str]:
                 )
             put(name, key, env[name])
 
-    protocol = config.get("security.protocol")
-    if protocol is not None:
-        if protocol.lower() not in SECURITY_PROTOCOLS:
-            raise SettingsError(
-                f"{source['security.protocol']} must be one of "
-                f"{', '.join(p.upper() for p in SECURITY_PROTOCOLS)}, not {protocol!r}"
-            )
-        config["security.protocol"] = protocol.lower()
-    mechanism = config.get("sasl.mechanism")
-    if mechanism is not None:
-        if mechanism.upper() not in SASL_MECHANISMS:
-            raise SettingsError(
-                f"{source['sasl.mechanism']} must be one of {', '.join(SASL_MECHANISMS)}, "
-                f"not {mechanism!r}"
-            )
-        config["sasl.mechanism"] = mechanism.upper()
+    _normalise_choice(config, source, "security.protocol", SECURITY_PROTOCOLS, str.lower)
+    _normalise_choice(config, source, "sasl.mechanism", SASL_MECHANISMS, str.upper)
     has_user, has_password = "sasl.username" in config, "sasl.password" in config
     if has_user != has_password:
         missing = "REVOPS_KAFKA_SASL_PASSWORD" if has_user else "REVOPS_KAFKA_SASL_USERNAME"

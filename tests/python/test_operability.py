@@ -13,6 +13,8 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -69,8 +71,10 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
-def hold_duckdb_file(path: Path) -> subprocess.Popen:
-    """Another (non-revops) process with the DuckDB file open, until its stdin closes."""
+@contextmanager
+def duckdb_file_held(path: Path) -> Iterator[int]:
+    """Another (non-revops) process with the DuckDB file open while the block runs; its pid."""
+    Warehouse(path).close()
     script = textwrap.dedent(
         f"""
         import duckdb, sys
@@ -82,8 +86,11 @@ def hold_duckdb_file(path: Path) -> subprocess.Popen:
     other = subprocess.Popen(
         [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    assert other.stdout is not None and other.stdout.readline().strip() == "ready"
-    return other
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "ready"
+        yield other.pid
+    finally:
+        other.communicate("", timeout=10)
 
 
 class TestOneWriterPerWarehouse:
@@ -130,30 +137,22 @@ class TestOneWriterPerWarehouse:
         self, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Not a revops process (an analyst's shell, say): DuckDB's own lock, in one line."""
-        Warehouse(env).close()
-        other = hold_duckdb_file(env)
-        try:
-            with pytest.raises(WarehouseLockedError, match=f"locked by pid {other.pid}"):
+        with duckdb_file_held(env) as pid:
+            with pytest.raises(WarehouseLockedError, match=f"locked by pid {pid}"):
                 Warehouse(env)
             code = main(["ingest", "file", str(events_file(tmp_path)), "--topic", TOPIC])
             line = one_error_line(capsys.readouterr().err)
-            assert code == 2 and f"warehouse {env} is locked by pid {other.pid}" in line
-        finally:
-            other.communicate("", timeout=10)
+        assert code == 2 and f"warehouse {env} is locked by pid {pid}" in line
 
     @pytest.mark.dbt
     def test_dbt_meeting_a_locked_file_says_so(
         self, env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        Warehouse(env).close()
-        other = hold_duckdb_file(env)
-        try:
+        with duckdb_file_held(env) as pid:
             code = main(["build"])
-        finally:
-            other.communicate("", timeout=10)
         err = capsys.readouterr().err
         assert code == 2
-        assert f"revops: error: warehouse {env} is locked by pid {other.pid}" in err
+        assert f"revops: error: warehouse {env} is locked by pid {pid}" in err
 
 
 class TestExitCodes:
