@@ -335,6 +335,9 @@ class _Run:
     def on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not self.failed:
             self.flush(tolerate_commit_failure=True)
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             self.assigned.discard((tp.topic, tp.partition))
             self.prefixes.pop((tp.topic, tp.partition), None)
@@ -343,9 +346,7 @@ class _Run:
         """Partitions taken away without a handover: keep what was read, commit nothing."""
         if not self.failed:
             self.flush(commit=False)
-        for tp in partitions:
-            self.assigned.discard((tp.topic, tp.partition))
-            self.prefixes.pop((tp.topic, tp.partition), None)
+        self._forget(partitions)
 
     def caught_up(self) -> bool:
         if not self.assigned:
