@@ -11,7 +11,10 @@ is set). Exit codes:
 - 130 / 143  interrupted by SIGINT / SIGTERM (forwarded to dbt, which stops too).
 
 Writing commands (ingest, build, demo) hold the warehouse for their whole run: a second one says
-which process holds it and exits 2, or waits up to `--wait SECONDS`.
+which process holds it and exits 2, or waits up to `--wait SECONDS` (the DuckDB file; on
+Snowflake, loads serialise inside the warehouse instead). `--target` (or `REVOPS_DBT_TARGET`:
+duckdb, snowflake, fakesnow) picks the warehouse for `ingest` and `build`; the demo is always
+the embedded DuckDB.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingest.settings import Settings, SettingsError
+from ingest.settings import TARGETS, Settings, SettingsError
 from ingest.topics import TOPICS
 
 
@@ -36,9 +39,10 @@ class CliError(Exception):
 
 @contextmanager
 def _holding_warehouse(args: argparse.Namespace, settings: Settings) -> Iterator[None]:
-    from ingest.locking import warehouse_lock
+    from ingest.warehouse import warehouse_class
 
-    with warehouse_lock(settings.warehouse_path, wait_s=getattr(args, "wait", 0.0) or 0.0):
+    wait_s = getattr(args, "wait", 0.0) or 0.0
+    with warehouse_class(settings).exclusive(settings, wait_s):
         yield
 
 
@@ -150,6 +154,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from ingest.demo import run_demo
 
+    settings = settings.with_target("duckdb")
     with _holding_warehouse(args, settings):
         return run_demo(settings, scale=args.scale, seed=args.seed)
 
@@ -207,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="SECONDS",
             help="if another revops process holds the warehouse, wait up to this long for it",
         )
+        writer.add_argument(
+            "--target",
+            choices=TARGETS,
+            help="warehouse and dbt target (default: $REVOPS_DBT_TARGET, else duckdb)",
+        )
 
     demo = sub.add_parser("demo", help="the whole pipeline end to end on the embedded warehouse")
     demo.add_argument("--scale", choices=["tiny", "small", "medium"], default="small")
@@ -237,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+        if hasattr(args, "target"):  # the commands that write to or build the warehouse
+            settings = settings.with_target(args.target)
     except SettingsError as exc:
         print(f"revops: error: {exc}", file=sys.stderr)
         return 2

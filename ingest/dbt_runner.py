@@ -101,13 +101,51 @@ class DbtResult:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
+    """dbt's environment: the caller's, plus what `settings` says about the warehouse (they may
+    have been built in code, not read from this environment), so the profile reads the same
+    warehouse the loader wrote. The Snowflake secrets go to the child only, never to a log."""
     env = dict(os.environ)
     env["REVOPS_WAREHOUSE"] = str(Path(settings.warehouse_path).resolve())
     env["DBT_PROFILES_DIR"] = str(settings.dbt_profiles_dir)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if settings.dbt_target:
         env["REVOPS_DBT_TARGET"] = settings.dbt_target
+    sf = settings.snowflake
+    exported = {
+        "SNOWFLAKE_ACCOUNT": sf.account,
+        "SNOWFLAKE_USER": sf.user,
+        "SNOWFLAKE_PASSWORD": sf.password,
+        "SNOWFLAKE_PRIVATE_KEY_PATH": sf.private_key_path,
+        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": sf.private_key_passphrase,
+        "SNOWFLAKE_ROLE": sf.role,
+        "SNOWFLAKE_WAREHOUSE": sf.warehouse,
+        "SNOWFLAKE_DATABASE": sf.database,
+        "SNOWFLAKE_HOST": sf.host,
+        "SNOWFLAKE_PORT": sf.port,
+        "SNOWFLAKE_PROTOCOL": sf.protocol,
+    }
+    env.update({name: str(value) for name, value in exported.items() if value is not None})
     return env
+
+
+def dbt_command(settings: Settings, args: Sequence[str], vars: dict | None = None) -> list[str]:
+    """The dbt command line: the project, its profiles, the target when one is configured."""
+    cmd = [
+        str(Path(sys.executable).parent / "dbt"),
+        *args,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir),
+    ]
+    if settings.dbt_target:
+        cmd += ["--target", settings.dbt_target]
+    if settings.dbt_target_path:
+        target_path = Path(settings.dbt_target_path).resolve()
+        cmd += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
+    if vars:
+        cmd += ["--vars", json.dumps(vars)]
+    return cmd
 
 
 def run_dbt(
@@ -121,19 +159,9 @@ def run_dbt(
 ) -> DbtResult:
     """Run `dbt <args>`; stream its output unless quiet; raise DbtError on failure if check."""
     target_path = Path(settings.dbt_target_path or Path(settings.dbt_project_dir) / "target")
-    cmd = [
-        str(Path(sys.executable).parent / "dbt"),
-        *args,
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_profiles_dir),
-    ]
     if settings.dbt_target_path:
         target_path = target_path.resolve()
-        cmd += ["--target-path", str(target_path), "--log-path", str(target_path / "logs")]
-    if vars:
-        cmd += ["--vars", json.dumps(vars)]
+    cmd = dbt_command(settings, args, vars)
     # A run that dies before writing its results must not be reported with an earlier run's.
     results_file = target_path / "run_results.json"
     results_file.unlink(missing_ok=True)

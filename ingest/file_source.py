@@ -5,6 +5,11 @@ inserts nothing (and writes no stage file: a batch raw already holds is skipped 
 while a corrected file (new checksum) lands as new rows next to the old ones. A directory stands
 for its `*.jsonl` files in name order; a UTF-8 byte-order mark at the start of a file (Windows
 exports) is not part of the first event.
+
+A file raw holds nothing of yet (the common case) is landed as a pipeline: the next batch is
+read and encoded (Python) while the previous one is compressed, written and loaded (gzip, the
+disk and the warehouse, outside the GIL), one batch in flight at a time, in order. A file raw
+already holds some lines of goes batch by batch, each checked before it is encoded or staged.
 """
 
 from __future__ import annotations
@@ -12,14 +17,16 @@ from __future__ import annotations
 import codecs
 import hashlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from ingest.envelope import SourceMessage
-from ingest.landing import LandResult, land_batch
+from ingest.landing import LandResult, MessageRun, encode_batch, land_batch
 from ingest.settings import Settings
 from ingest.topics import get_topic
-from ingest.warehouse import Warehouse
+from ingest.warehouse import Warehouse, open_warehouse
 
 
 class SourceFileError(RuntimeError):
@@ -77,6 +84,39 @@ def iter_file_messages(path: Path, topic: str) -> Iterator[SourceMessage]:
             )
 
 
+def iter_file_runs(path: Path, topic: str, batch_size: int) -> Iterator[MessageRun]:
+    """The file's messages (`iter_file_messages`) as runs of at most `batch_size` lines,
+    without an object per line: the same lines, line numbers and byte-order-mark rule."""
+    get_topic(topic)
+    prefix = f"file:{file_sha256(path)}/"
+    lineno = 0  # lines read so far (blank ones included: positions are line numbers)
+    with open(path, "rb") as fh:
+        while True:
+            offsets: list[int] = []
+            values: list[bytes] = []
+            while len(values) < batch_size:
+                chunk = list(islice(fh, batch_size - len(values)))
+                if not chunk:
+                    break
+                lines = [raw.rstrip(b"\r\n") for raw in chunk]
+                if lineno == 0 and lines[0].startswith(codecs.BOM_UTF8):
+                    lines[0] = lines[0][len(codecs.BOM_UTF8) :]
+                if sum(map(bool, map(bytes.strip, lines))) == len(lines):
+                    offsets.extend(range(lineno + 1, lineno + 1 + len(lines)))
+                    values.extend(lines)
+                else:  # blank lines carry no data and are not messages
+                    for n, value in enumerate(lines, start=lineno + 1):
+                        if value.strip():
+                            offsets.append(n)
+                            values.append(value)
+                lineno += len(lines)
+            if not values:
+                return
+            yield MessageRun(topic, prefix, None, offsets, values)
+            if len(values) < batch_size:
+                return
+
+
 @dataclass
 class FileIngestResult:
     batches: list[LandResult] = field(default_factory=list)
@@ -96,15 +136,48 @@ class FileIngestResult:
         return sum(b.rows_inserted for b in self.batches)
 
 
-def _land_or_skip(
-    batch: list[SourceMessage], topic: str, settings: Settings, wh: Warehouse
-) -> LandResult | None:
+def _land_or_skip(run: MessageRun, settings: Settings, wh: Warehouse) -> LandResult | None:
     """Land a batch, unless raw already holds every line of it (a replayed file)."""
-    prefix = batch[0].source_position.rsplit("/", 1)[0] + "/"
-    lines = [m.offset for m in batch if m.offset is not None]
-    if wh.count_positions(topic, prefix, min(lines), max(lines)) == len(batch):
+    known = wh.count_positions(run.topic, run.prefix, run.offsets[0], run.offsets[-1])
+    if known == len(run.offsets):
         return None
-    return land_batch(batch, settings, wh)
+    return land_batch([run], settings, wh)
+
+
+def _ingest_file(
+    path: Path, topic: str, settings: Settings, wh: Warehouse, result: FileIngestResult
+) -> None:
+    runs = iter_file_runs(path, topic, settings.batch_max_messages)
+    first = next(runs, None)
+    if first is None:
+        return
+    # Line numbers never exceed the file's size in bytes: the bound keeps the look cheap.
+    if wh.count_positions(topic, first.prefix, 1, path.stat().st_size + 1):
+        for run in _chain(first, runs):
+            _record(result, len(run.offsets), _land_or_skip(run, settings, wh))
+        return
+    # Nothing of this file is in raw: no batch can be skipped, so none is checked, and the
+    # warehouse is only used by the landing thread until the pipeline has drained.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="revops-land") as pool:
+        in_flight: tuple[int, Future[LandResult]] | None = None
+        try:
+            for run in _chain(first, runs):
+                encoded = encode_batch([run])
+                if in_flight is not None:
+                    _record(result, in_flight[0], in_flight[1].result())
+                    in_flight = None
+                in_flight = (len(run.offsets), pool.submit(land_batch, encoded, settings, wh))
+            if in_flight is not None:
+                _record(result, in_flight[0], in_flight[1].result())
+                in_flight = None
+        finally:
+            if in_flight is not None:  # an error here: let the batch landing now finish
+                in_flight[1].exception()
+
+
+def _chain(first: MessageRun, rest: Iterator[MessageRun]) -> Iterator[MessageRun]:
+    yield first
+    yield from rest
 
 
 def ingest_files(
@@ -116,27 +189,18 @@ def ingest_files(
     result = FileIngestResult()
     files = expand_paths(paths)
     own = warehouse is None
-    wh = warehouse or Warehouse(settings.warehouse_path)
+    wh = warehouse or open_warehouse(settings)
     try:
         for path in files:
-            batch: list[SourceMessage] = []
-            for msg in iter_file_messages(path, topic):
-                batch.append(msg)
-                if len(batch) >= settings.batch_max_messages:
-                    _record(result, batch, _land_or_skip(batch, topic, settings, wh))
-                    batch = []
-            if batch:
-                _record(result, batch, _land_or_skip(batch, topic, settings, wh))
+            _ingest_file(path, topic, settings, wh, result)
     finally:
         if own:
             wh.close()
     return result
 
 
-def _record(
-    result: FileIngestResult, batch: list[SourceMessage], landed: LandResult | None
-) -> None:
+def _record(result: FileIngestResult, messages: int, landed: LandResult | None) -> None:
     if landed is None:
-        result.already_loaded += len(batch)
+        result.already_loaded += messages
     else:
         result.batches.append(landed)

@@ -3,6 +3,14 @@
 Kafka and file ingestion both call `land_batch`, so a replayed file takes exactly the path a
 live message takes. The function returns only after the raw transaction committed; callers
 that track positions (Kafka offsets) may advance them then and not before.
+
+A batch comes as `SourceMessage`s (one object per message: tests, small callers) or, from the
+extractors, as `MessageRun`s: the messages of one Kafka partition or one file, as parallel
+lists of offsets and values, so that Python builds no object per message. Either way the stage
+lines are the same bytes (`ingest.envelope.encode_run` is `decode` for a run). `encode_batch`
+is the CPU-bound half and `land_batch` of an `EncodedBatch` the half that waits on gzip, the
+disk and the warehouse (all outside the GIL), so an extractor can encode the next batch while
+the previous one lands.
 """
 
 from __future__ import annotations
@@ -10,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.envelope import SourceMessage, decode
+from ingest.envelope import SourceMessage, decode, encode_run
 from ingest.settings import Settings
-from ingest.stage import StagedFile, new_batch_id, write_stage_file
+from ingest.stage import StagedFile, new_batch_id, write_stage_data
 from ingest.topics import QUARANTINE_SOURCE, get_topic
 from ingest.warehouse import LoadResult, Warehouse
 
@@ -30,42 +38,115 @@ class LandResult:
         return self.load.rows_inserted if self.load else 0
 
 
+@dataclass(slots=True)
+class MessageRun:
+    """Messages of one topic whose positions are `prefix + offset`: a Kafka partition's
+    messages in one batch (`kafka:<cluster>/<topic>/<topic id>/<partition>/`) or a file's
+    lines (`file:<sha256>/`). `keys` and `timestamps` None: null in every message (files)."""
+
+    topic: str
+    prefix: str
+    partition: int | None
+    offsets: list[int]
+    values: list[bytes | None]
+    keys: list[bytes | None] | None = None
+    timestamps: list[int | None] | None = None
+
+
+@dataclass
+class EncodedBatch:
+    """A batch turned into stage lines, per stage folder (a topic's source, or quarantine)."""
+
+    messages: int
+    quarantined: int = 0
+    lines: dict[str, list[bytes]] = field(default_factory=dict)
+    offsets: dict[str, list[int]] = field(default_factory=dict)  # min/max candidates
+    # (prefix, min offset, max offset) per run and folder; absent for `SourceMessage` batches.
+    ranges: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+
+
+Batch = Sequence[SourceMessage] | Sequence[MessageRun] | EncodedBatch
+
+
+def encode_batch(batch: Batch) -> EncodedBatch:
+    """Decode every message of a batch into its stage line (or quarantine line)."""
+    if isinstance(batch, EncodedBatch):
+        return batch
+    if batch and isinstance(batch[0], MessageRun):
+        return _encode_runs(batch)  # type: ignore[arg-type]
+    encoded = EncodedBatch(len(batch))
+    lines, offsets = encoded.lines, encoded.offsets
+    for msg in batch:
+        decoded = decode(msg)  # type: ignore[arg-type]
+        if decoded.ok:
+            source = get_topic(msg.topic).source  # type: ignore[union-attr]
+        else:
+            source = QUARANTINE_SOURCE
+            encoded.quarantined += 1
+        lines.setdefault(source, []).append(decoded.line)
+        if msg.offset is not None:  # type: ignore[union-attr]
+            offsets.setdefault(source, []).append(msg.offset)  # type: ignore[union-attr]
+    return encoded
+
+
+def _encode_runs(runs: Sequence[MessageRun]) -> EncodedBatch:
+    encoded = EncodedBatch(sum(len(r.offsets) for r in runs))
+    for run in runs:
+        if not run.offsets:
+            continue
+        source = get_topic(run.topic).source
+        out = encode_run(
+            run.topic,
+            run.prefix,
+            run.partition,
+            run.offsets,
+            run.values,
+            run.keys,
+            run.timestamps,
+        )
+        if out.ok:
+            # The run's bounds (a superset when some of it went to quarantine): enough to
+            # bound the loader's position check.
+            lo, hi = min(run.offsets), max(run.offsets)
+            encoded.lines.setdefault(source, []).extend(out.ok)
+            encoded.offsets.setdefault(source, []).extend((lo, hi))
+            encoded.ranges.setdefault(source, []).append((run.prefix, lo, hi))
+        if out.quarantined:
+            lo, hi = min(out.quarantined_offsets), max(out.quarantined_offsets)
+            encoded.quarantined += len(out.quarantined)
+            encoded.lines.setdefault(QUARANTINE_SOURCE, []).extend(out.quarantined)
+            encoded.offsets.setdefault(QUARANTINE_SOURCE, []).extend((lo, hi))
+            encoded.ranges.setdefault(QUARANTINE_SOURCE, []).append((run.prefix, lo, hi))
+    return encoded
+
+
 def stage_batch(
-    messages: Sequence[SourceMessage], settings: Settings, batch_id: str | None = None
+    messages: Batch, settings: Settings, batch_id: str | None = None
 ) -> tuple[str, list[StagedFile], int]:
     """Decode and write one stage file per source (plus one for quarantine)."""
     batch_id = batch_id or new_batch_id()
-    lines: dict[str, list[bytes]] = {}
-    offsets: dict[str, list[int]] = {}
-    quarantined = 0
-    for msg in messages:
-        decoded = decode(msg)
-        if decoded.ok:
-            source = get_topic(msg.topic).source
-        else:
-            source = QUARANTINE_SOURCE
-            quarantined += 1
-        lines.setdefault(source, []).append(decoded.line)
-        if msg.offset is not None:
-            offsets.setdefault(source, []).append(msg.offset)
-    files = [
-        write_stage_file(
-            settings.stage_dir,
-            source,
-            batch_id,
-            source_lines,
-            (min(offsets[source]), max(offsets[source])) if source in offsets else (None, None),
+    encoded = encode_batch(messages)
+    files = []
+    for source, source_lines in sorted(encoded.lines.items()):
+        offsets = encoded.offsets.get(source)
+        files.append(
+            write_stage_data(
+                settings.stage_dir,
+                source,
+                batch_id,
+                b"".join(source_lines),
+                len(source_lines),
+                (min(offsets), max(offsets)) if offsets else (None, None),
+                tuple(encoded.ranges.get(source, ())),
+            )
         )
-        for source, source_lines in sorted(lines.items())
-    ]
-    return batch_id, files, quarantined
+    return batch_id, files, encoded.quarantined
 
 
-def land_batch(
-    messages: Sequence[SourceMessage], settings: Settings, warehouse: Warehouse
-) -> LandResult:
-    batch_id, files, quarantined = stage_batch(messages, settings)
-    result = LandResult(batch_id, len(messages), quarantined, files)
+def land_batch(messages: Batch, settings: Settings, warehouse: Warehouse) -> LandResult:
+    encoded = encode_batch(messages)
+    batch_id, files, quarantined = stage_batch(encoded, settings)
+    result = LandResult(batch_id, encoded.messages, quarantined, files)
     if files:
         result.load = warehouse.load_batch(batch_id, files)
     return result

@@ -21,6 +21,14 @@ so `REVOPS_KAFKA_CONFIG_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM=https` sets
 `log_level`, cannot be spelled this way; the few that matter are set in code.) The properties
 that carry the consumer's guarantees (`enable.auto.commit`, ...) or have their own variable
 (`bootstrap.servers`, `group.id`) are refused.
+
+The target (`REVOPS_DBT_TARGET`, or `--target`: `duckdb` by default, `snowflake`, `fakesnow`)
+chooses both dbt's profile target and the raw-layer writer. A Snowflake target connects with
+`SNOWFLAKE_ACCOUNT`, `SNOWFLAKE_USER`, key-pair auth from `SNOWFLAKE_PRIVATE_KEY_PATH` (+
+`SNOWFLAKE_PRIVATE_KEY_PASSPHRASE`) or else `SNOWFLAKE_PASSWORD`, `SNOWFLAKE_ROLE`,
+`SNOWFLAKE_WAREHOUSE`, `SNOWFLAKE_DATABASE` (default `REVOPS`), and for a local server (fakesnow)
+`SNOWFLAKE_HOST`, `SNOWFLAKE_PORT`, `SNOWFLAKE_PROTOCOL`; `REVOPS_SNOWFLAKE_TIMEOUT_SECONDS`
+bounds the connector's login and network waits (CI sets it low).
 """
 
 from __future__ import annotations
@@ -73,8 +81,160 @@ REDACTED = "***"
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+._-]*://")
 
 
+TARGETS = ("duckdb", "snowflake", "fakesnow")
+SNOWFLAKE_TARGETS = ("snowflake", "fakesnow")
+SNOWFLAKE_PROTOCOLS = ("http", "https")
+# A local fakesnow server (`python -m fakesnow -s -p PORT`) accepts any account and credentials.
+FAKESNOW_DEFAULTS = {
+    "account": "fakesnow",
+    "user": "fake",
+    "password": "fake",
+    "host": "localhost",
+    "port": 8085,
+    "protocol": "http",
+}
+
+
+_SNOWFLAKE_SECRETS = ("password", "private_key_passphrase")
+
+
 class SettingsError(ValueError):
     """A bad environment variable: one line naming it (and the value, unless it is a secret)."""
+
+
+@dataclass(frozen=True)
+class SnowflakeSettings:
+    """How the raw-layer writer reaches Snowflake (or a local fakesnow server). Everything is
+    optional here; `connect_kwargs` says what a given target still lacks."""
+
+    account: str | None = None
+    user: str | None = None
+    password: str | None = None
+    private_key_path: Path | None = None
+    private_key_passphrase: str | None = None
+    role: str | None = None
+    warehouse: str | None = None
+    database: str = "REVOPS"
+    host: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    # Bounds the connector's login, network and socket waits (None: the connector's defaults).
+    timeout_s: float | None = None
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: REDACTED if f.name in _SNOWFLAKE_SECRETS and getattr(self, f.name) else v
+            for f in fields(self)
+            if (v := getattr(self, f.name)) is not None
+        }
+        return f"SnowflakeSettings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SnowflakeSettings:
+        port = _optional(env, "SNOWFLAKE_PORT")
+        if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+            raise SettingsError(f"SNOWFLAKE_PORT must be a TCP port (1-65535), not {port!r}")
+        protocol = _optional(env, "SNOWFLAKE_PROTOCOL")
+        if protocol is not None and protocol.lower() not in SNOWFLAKE_PROTOCOLS:
+            raise SettingsError(f"SNOWFLAKE_PROTOCOL must be http or https, not {protocol!r}")
+        key_path = _optional_path(env, "SNOWFLAKE_PRIVATE_KEY_PATH")
+        if key_path is not None and not key_path.is_file():
+            raise SettingsError(f"SNOWFLAKE_PRIVATE_KEY_PATH: no such key file: {key_path}")
+        timeout = (
+            _positive_float(env, "REVOPS_SNOWFLAKE_TIMEOUT_SECONDS", 0.0)
+            if _optional(env, "REVOPS_SNOWFLAKE_TIMEOUT_SECONDS")
+            else None
+        )
+        return cls(
+            account=_optional(env, "SNOWFLAKE_ACCOUNT"),
+            user=_optional(env, "SNOWFLAKE_USER"),
+            password=_optional(env, "SNOWFLAKE_PASSWORD"),
+            private_key_path=key_path,
+            private_key_passphrase=_optional(env, "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"),
+            role=_optional(env, "SNOWFLAKE_ROLE"),
+            warehouse=_optional(env, "SNOWFLAKE_WAREHOUSE"),
+            database=_optional(env, "SNOWFLAKE_DATABASE") or cls.database,
+            host=_optional(env, "SNOWFLAKE_HOST"),
+            port=int(port) if port else None,
+            protocol=protocol.lower() if protocol else None,
+            timeout_s=timeout,
+        )
+
+    def check(self, target: str) -> None:
+        """Raise SettingsError naming the first variable `target` needs but lacks."""
+        if target != "snowflake":
+            return  # fakesnow has a default for everything
+        for name, value in (("SNOWFLAKE_ACCOUNT", self.account), ("SNOWFLAKE_USER", self.user)):
+            if not value:
+                raise SettingsError(f"{name} is not set; the snowflake target needs it")
+        if not self.private_key_path and not self.password:
+            raise SettingsError(
+                "neither SNOWFLAKE_PRIVATE_KEY_PATH nor SNOWFLAKE_PASSWORD is set; the snowflake "
+                "target needs one of them (key-pair auth is preferred)"
+            )
+
+    def connect_kwargs(self, target: str) -> dict[str, object]:
+        """Keyword arguments for `snowflake.connector.connect` (secrets included: never log
+        them). Key-pair auth when a key is configured, else the password."""
+        self.check(target)
+        defaults: dict[str, object] = FAKESNOW_DEFAULTS if target == "fakesnow" else {}
+        kwargs: dict[str, object] = {
+            "account": self.account or defaults.get("account"),
+            "user": self.user or defaults.get("user"),
+            "database": self.database,
+            "application": "revops-ingest",
+        }
+        if self.private_key_path:
+            kwargs["private_key"] = _private_key_der(
+                self.private_key_path, self.private_key_passphrase
+            )
+        else:
+            kwargs["password"] = self.password or defaults.get("password")
+        optional = {
+            "role": self.role,
+            "warehouse": self.warehouse,
+            "host": self.host or defaults.get("host"),
+            "port": self.port or defaults.get("port"),
+            "protocol": self.protocol or defaults.get("protocol"),
+        }
+        kwargs.update({k: v for k, v in optional.items() if v is not None})
+        if self.timeout_s is not None:
+            seconds = max(1, math.ceil(self.timeout_s))
+            kwargs.update(login_timeout=seconds, network_timeout=seconds, socket_timeout=seconds)
+        return kwargs
+
+
+def _private_key_der(path: Path, passphrase: str | None) -> bytes:
+    """The PEM private key at `path` as the DER/PKCS#8 bytes the connector takes. A wrong
+    passphrase or a file that is not a key is an operator error naming the variable."""
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        key = serialization.load_pem_private_key(
+            path.read_bytes(), password=passphrase.encode() if passphrase else None
+        )
+    except OSError as exc:
+        raise SettingsError(
+            f"SNOWFLAKE_PRIVATE_KEY_PATH: cannot read {path}: {exc.strerror or exc}"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        hint = (
+            "wrong SNOWFLAKE_PRIVATE_KEY_PASSPHRASE?"
+            if passphrase
+            else "encrypted key without SNOWFLAKE_PRIVATE_KEY_PASSPHRASE?"
+            if "encrypted" in str(exc).lower() or "password" in str(exc).lower()
+            else "not a PEM private key?"
+        )
+        raise SettingsError(
+            f"SNOWFLAKE_PRIVATE_KEY_PATH: cannot load the private key in {path} ({hint})"
+        ) from None
+    return key.private_bytes(
+        encoding=serialization.Encoding.DER,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
 
 
 def is_secret_property(key: str) -> bool:
@@ -115,6 +275,7 @@ class Settings:
     batch_max_seconds: float = 5.0
     dbt_project_dir: Path = PROJECT_DIR
     dbt_profiles_dir: Path = PROJECT_DIR / "profiles"
+    # duckdb (None: the default), snowflake or fakesnow: dbt's target and the raw-layer writer.
     dbt_target: str | None = None
     # Where dbt writes target/ and logs/ (default: the project's). Runs that may overlap — tests,
     # benchmarks, scheduler tasks — each get their own so artifacts never clobber each other.
@@ -124,6 +285,20 @@ class Settings:
     extra_kafka_config: dict[str, str] = field(default_factory=dict)
     log_level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
     log_format: str = "text"  # text | json (one object per line, for log shippers)
+    snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
+
+    @property
+    def warehouse_target(self) -> str:
+        return self.dbt_target or "duckdb"
+
+    def with_target(self, target: str | None) -> Settings:
+        """These settings for `target` (a `--target` flag; None keeps the configured one),
+        checked: a Snowflake target without its connection variables is an operator error.
+        (`from_env` checks each variable; which ones a target needs is checked here, once the
+        target is known, and again when the warehouse connects.)"""
+        settings = replace(self, dbt_target=target) if target else self
+        _check_target(settings)
+        return settings
 
     def __repr__(self) -> str:
         """The dataclass repr, except that credentials never show: a Settings object printed in
@@ -158,12 +333,25 @@ class Settings:
             batch_max_seconds=_positive_float(
                 env, "REVOPS_BATCH_MAX_SECONDS", base.batch_max_seconds
             ),
-            dbt_target=_optional(env, "REVOPS_DBT_TARGET"),
+            dbt_target=_target(env, "REVOPS_DBT_TARGET"),
             dbt_target_path=_optional_path(env, "REVOPS_DBT_TARGET_PATH"),
             extra_kafka_config=_kafka_config(env),
             log_level=_choice(env, "REVOPS_LOG_LEVEL", base.log_level, LOG_LEVELS, str.upper),
             log_format=_choice(env, "REVOPS_LOG_FORMAT", base.log_format, LOG_FORMATS, str.lower),
+            snowflake=SnowflakeSettings.from_env(env),
         )
+
+
+def _target(env: Mapping[str, str], name: str) -> str | None:
+    value = _optional(env, name)
+    if value is not None and value.lower() not in TARGETS:
+        raise SettingsError(f"{name} must be one of {', '.join(TARGETS)}, not {value!r}")
+    return value.lower() if value else None
+
+
+def _check_target(settings: Settings) -> None:
+    if settings.warehouse_target in SNOWFLAKE_TARGETS:
+        settings.snowflake.check(settings.warehouse_target)
 
 
 def _optional(env: Mapping[str, str], name: str) -> str | None:

@@ -32,6 +32,10 @@ class StagedFile:
     # only needs to look at raw rows in this range.
     min_offset: int | None = None
     max_offset: int | None = None
+    # (position prefix, min offset, max offset) of every run of rows in the file, when known:
+    # lets the DuckDB loader see, without reading the file, that raw cannot hold any of its
+    # positions yet (the common case), and skip the per-row idempotency check.
+    position_ranges: tuple[tuple[str, int, int], ...] = ()
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -49,14 +53,32 @@ def write_stage_file(
     batch_id: str,
     lines: list[bytes],
     offsets: tuple[int | None, int | None] = (None, None),
+    position_ranges: tuple[tuple[str, int, int], ...] = (),
 ) -> StagedFile:
     """Write one batch of one source durably and return its location and checksum."""
+    return write_stage_data(
+        stage_dir, source, batch_id, b"".join(lines), len(lines), offsets, position_ranges
+    )
+
+
+def write_stage_data(
+    stage_dir: Path,
+    source: str,
+    batch_id: str,
+    data: bytes,
+    rows: int,
+    offsets: tuple[int | None, int | None] = (None, None),
+    position_ranges: tuple[tuple[str, int, int], ...] = (),
+) -> StagedFile:
+    """`write_stage_file` for lines already joined (`rows` of them, each ending in a newline)."""
     yyyy, mm, dd = batch_date(batch_id)
     folder = Path(stage_dir) / source / yyyy / mm / dd
     path = folder / f"{batch_id}.ndjson.gz"
     tmp = path.with_suffix(".tmp")
-    # One join and one compress call: per-line gzip writes cost more than the Kafka consume.
-    data = gzip.compress(b"".join(lines), compresslevel=1, mtime=0)
+    # One compress call over the whole batch at the fastest deflate level (zlib releases the
+    # GIL, so the next batch is encoded meanwhile); per-line gzip writes cost more than the
+    # Kafka consume. Snowflake's PUT takes the file as it is (source_compression = gzip).
+    data = gzip.compress(data, compresslevel=1, mtime=0)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
@@ -76,4 +98,5 @@ def write_stage_file(
         raise StageWriteError(
             f"cannot write stage file {path} ({len(data):,} bytes): {reason}"
         ) from exc
-    return StagedFile(source, path, hashlib.sha256(data).hexdigest(), len(lines), *offsets)
+    sha = hashlib.sha256(data).hexdigest()
+    return StagedFile(source, path, sha, rows, *offsets, position_ranges=position_ranges)

@@ -8,24 +8,35 @@ over: a stage file already in `raw.load_history` (same sha256) is skipped, and a
 after the load but before the offset commit re-reads those positions into a *new* stage file).
 A position already in raw with *different* content (a recreated topic, a failed-over cluster)
 is never skipped silently: the row goes to `raw.ingest_quarantine` with a `position conflict`
-reason and is counted in `LoadResult.position_conflicts`.
+reason and is counted in `LoadResult.position_conflicts`. A stage file that names its position
+ranges (`StagedFile.position_ranges`) none of which raw holds a row in (a new file, Kafka
+offsets past everything loaded) is inserted straight from the file, without the per-row check:
+no position of it can be in raw, so there is nothing to skip and nothing to conflict with.
 
 `_loaded_at` is the warehouse's knowledge time and never goes back: a load is stamped
 `max(wall clock, newest load so far + 1 µs)` inside its transaction, so a clock that steps back
 (NTP, a restored VM) cannot hide new rows from staging, which reads rows loaded after the newest
 it has seen.
+
+`Warehouse` is the interface every writer of the raw layer implements (ingest code only ever
+holds a `Warehouse`); `DuckDBWarehouse` here is the embedded default, `SnowflakeWarehouse` in
+`ingest.warehouse_snowflake` the production one. `warehouse_class(settings)` picks the
+implementation from the target (`REVOPS_DBT_TARGET` or `--target`), in this one place.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol, Self
 
 import duckdb
 
+from ingest.settings import Settings
 from ingest.stage import StagedFile
 from ingest.topics import QUARANTINE_SOURCE, QUARANTINE_TABLE, TOPICS
 
@@ -74,9 +85,139 @@ class LoadResult:
     def rows_inserted(self) -> int:
         return sum(self.inserted.values())
 
+    def add_file(self, table: str, rows: int, inserted: int, conflicts: int) -> None:
+        """Count one loaded stage file: its new rows, its conflicts (quarantined), the rest
+        already in raw."""
+        self.inserted[table] = self.inserted.get(table, 0) + inserted
+        self.position_conflicts += conflicts
+        if conflicts:
+            self.inserted[QUARANTINE_TABLE] = self.inserted.get(QUARANTINE_TABLE, 0) + conflicts
+        self.already_loaded += rows - inserted - conflicts
+
+
+@dataclass(frozen=True)
+class LoadHistoryEntry:
+    """One row of `raw.load_history`: a stage file loaded, and when (the knowledge time)."""
+
+    batch_id: str
+    stage_file: str
+    file_sha256: str
+    source: str
+    raw_table: str
+    rows_in_file: int
+    rows_inserted: int
+    loaded_at: datetime
+
+
+LOAD_HISTORY_COLUMNS = (
+    "batch_id, stage_file, file_sha256, source, raw_table, rows_in_file, rows_inserted, loaded_at"
+)
+LOAD_HISTORY_QUERY = (
+    f"select {LOAD_HISTORY_COLUMNS} from raw.load_history order by loaded_at, stage_file"
+)
+
+
+def count_positions_query(
+    topic: str, prefix: str, min_offset: int, max_offset: int, *, param: str, starts_with: str
+) -> tuple[str, list[Any]]:
+    """The one query behind `Warehouse.count_positions`, in a driver's placeholder (`param`)
+    and an engine's prefix function (`starts_with`): raw events and quarantine of the topic."""
+    tables = [TOPICS[topic].raw_table, QUARANTINE_TABLE]
+    union = " union all ".join(
+        f"select _source_position from raw.{t} where _topic = {param}"
+        f" and _offset between {param} and {param} and {starts_with}(_source_position, {param})"
+        for t in tables
+    )
+    params = [topic, min_offset, max_offset, prefix] * len(tables)
+    return f"select count(distinct _source_position) from ({union})", params
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def next_loaded_at(newest: datetime | None, now: datetime) -> datetime:
+    """The knowledge time of a new load: the wall clock, unless it is not after the newest
+    load already in the warehouse (the clock stepped back), then one microsecond after it."""
+    if newest is not None and now <= newest:
+        return newest + timedelta(microseconds=1)
+    return now
+
+
+def raw_table_of(source: str) -> str:
+    """The raw table a stage folder (a topic's source, or quarantine) loads into."""
+    if source == QUARANTINE_SOURCE:
+        return QUARANTINE_TABLE
+    for topic in TOPICS.values():
+        if topic.source == source:
+            return topic.raw_table
+    raise KeyError(source)
+
+
+class Warehouse(Protocol):
+    """What ingest needs from a warehouse: the raw layer, written append-only.
+
+    Implementations keep the guarantees in the module docstring: a batch is one transaction;
+    a stage file already in `raw.load_history` and a position already in raw with the same
+    content are skipped; a known position with other content is quarantined with a
+    `position conflict: ...` reason; `loaded_at` never goes back. Only writers are serialised:
+    `exclusive` is the process-level lock a writing command holds for its whole run (a lock
+    file for DuckDB, which allows one writer per file; nothing for a server, whose loads
+    serialise inside the warehouse).
+    """
+
+    @classmethod
+    def open(cls, settings: Settings) -> Self:
+        """Connect to the warehouse `settings` name and make sure the raw layer exists."""
+        ...
+
+    @classmethod
+    def exclusive(cls, settings: Settings, wait_s: float = 0.0) -> AbstractContextManager[None]:
+        """Hold the warehouse for one writing command (ingest, build, demo)."""
+        ...
+
+    def ensure_raw_schema(self) -> None: ...
+
+    def count_positions(self, topic: str, prefix: str, min_offset: int, max_offset: int) -> int:
+        """How many raw rows (events or quarantine) of `topic` sit at positions starting with
+        `prefix` within an offset range: lets a replayed file skip batches raw already holds."""
+        ...
+
+    def load_batch(self, batch_id: str, files: Iterable[StagedFile]) -> LoadResult:
+        """Load the stage files of one batch in one transaction."""
+        ...
+
+    def load_history(self) -> list[LoadHistoryEntry]:
+        """Every stage file loaded, oldest first."""
+        ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+WAREHOUSE_TARGETS = ("duckdb", "snowflake", "fakesnow")
+
+
+def warehouse_class(settings: Settings) -> type[Warehouse]:
+    """The implementation for the configured target: the one place that chooses. The Snowflake
+    one is imported only when chosen (its connector is an optional dependency)."""
+    target = settings.warehouse_target
+    if target == "duckdb":
+        return DuckDBWarehouse
+    if target in ("snowflake", "fakesnow"):
+        from ingest.warehouse_snowflake import SnowflakeWarehouse
+
+        return SnowflakeWarehouse
+    raise WarehouseError(
+        f"no warehouse writer for target {target!r}; choose from {', '.join(WAREHOUSE_TARGETS)}"
+    )
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    return warehouse_class(settings).open(settings)
 
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<prog>.*?) \(PID (?P<pid>\d+)\)")
@@ -91,7 +232,7 @@ def lock_error_message(path: Path | str, error_text: str) -> str | None:
     return f"warehouse {path} is locked by {who}; retry when it finishes (or pass --wait SECONDS)"
 
 
-class Warehouse:
+class DuckDBWarehouse:
     """A DuckDB warehouse file. Only the raw layer is written from Python; dbt owns the rest."""
 
     def __init__(
@@ -115,10 +256,20 @@ class Warehouse:
         if not read_only:
             self.ensure_raw_schema()
 
+    @classmethod
+    def open(cls, settings: Settings) -> DuckDBWarehouse:
+        return cls(settings.warehouse_path)
+
+    @classmethod
+    def exclusive(cls, settings: Settings, wait_s: float = 0.0) -> AbstractContextManager[None]:
+        from ingest.locking import warehouse_lock
+
+        return warehouse_lock(settings.warehouse_path, wait_s=wait_s)
+
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> Warehouse:
+    def __enter__(self) -> DuckDBWarehouse:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -148,35 +299,22 @@ class Warehouse:
             )"""
         )
 
+    def load_history(self) -> list[LoadHistoryEntry]:
+        return [LoadHistoryEntry(*row) for row in self.con.execute(LOAD_HISTORY_QUERY).fetchall()]
+
     def count_positions(self, topic: str, prefix: str, min_offset: int, max_offset: int) -> int:
-        """How many raw rows (events or quarantine) of `topic` sit at positions starting with
-        `prefix` within an offset range: lets a replayed file skip batches raw already holds."""
-        tables = [TOPICS[topic].raw_table, QUARANTINE_TABLE]
-        union = " union all ".join(
-            f"select _source_position from raw.{t} where _topic = ? and _offset between ? and ?"
-            " and starts_with(_source_position, ?)"
-            for t in tables
+        sql, params = count_positions_query(
+            topic, prefix, min_offset, max_offset, param="?", starts_with="starts_with"
         )
-        params = [topic, min_offset, max_offset, prefix] * len(tables)
-        row = self.con.execute(
-            f"select count(distinct _source_position) from ({union})", params
-        ).fetchone()
+        row = self.con.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
 
     def _next_loaded_at(self) -> datetime:
-        """The knowledge time of a new load: the wall clock, unless it is not after the newest
-        load already in the warehouse (the clock stepped back), then one microsecond after it."""
         (newest,) = self.con.execute("select max(loaded_at) from raw.load_history").fetchone()
-        now = self.clock()
-        if newest is not None and now <= newest:
-            return newest + timedelta(microseconds=1)
-        return now
+        return next_loaded_at(newest, self.clock())
 
     def load_batch(self, batch_id: str, files: Iterable[StagedFile]) -> LoadResult:
-        """Load the stage files of one batch in one transaction."""
         result = LoadResult(batch_id)
-        by_source = {t.source: t.raw_table for t in TOPICS.values()}
-        by_source[QUARANTINE_SOURCE] = QUARANTINE_TABLE
         con = self.con
         con.execute("begin transaction")
         try:
@@ -185,7 +323,7 @@ class Warehouse:
             for staged in files:
                 if staged.rows == 0:
                     continue
-                table = by_source[staged.source]
+                table = raw_table_of(staged.source)
                 seen = con.execute(
                     "select count(*) from raw.load_history where file_sha256 = ?", [staged.sha256]
                 ).fetchone()[0]
@@ -193,13 +331,7 @@ class Warehouse:
                     result.files_skipped += 1
                     continue
                 inserted, conflicts = self._insert_file(table, staged, batch_id, loaded_at)
-                result.inserted[table] = result.inserted.get(table, 0) + inserted
-                result.position_conflicts += conflicts
-                if conflicts:
-                    result.inserted[QUARANTINE_TABLE] = (
-                        result.inserted.get(QUARANTINE_TABLE, 0) + conflicts
-                    )
-                result.already_loaded += staged.rows - inserted - conflicts
+                result.add_file(table, staged.rows, inserted, conflicts)
                 con.execute(
                     "insert into raw.load_history values (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
@@ -219,6 +351,18 @@ class Warehouse:
             raise
         return result
 
+    def _may_hold_any(self, table: str, ranges: tuple[tuple[str, int, int], ...]) -> bool:
+        """Whether raw.<table> holds a row in one of a stage file's position ranges (prefix
+        and offset bounds): a zone-map-pruned look at the offsets, not a read of the file."""
+        condition = " or ".join(
+            "(_offset between ? and ? and starts_with(_source_position, ?))" for _ in ranges
+        )
+        params = [v for prefix, lo, hi in ranges for v in (lo, hi, prefix)]
+        row = self.con.execute(
+            f"select exists (select 1 from raw.{table} where {condition})", params
+        ).fetchone()
+        return bool(row and row[0])
+
     def _insert_file(
         self, table: str, staged: StagedFile, batch_id: str, loaded_at: datetime
     ) -> tuple[int, int]:
@@ -236,6 +380,30 @@ class Warehouse:
         else:
             in_range, bounds = "true", []
         con = self.con
+        envelope = """
+                s.source_position,
+                s.topic,
+                s.partition,
+                s."offset",
+                s.key,
+                case when s.kafka_timestamp_ms is not null
+                     then make_timestamp(s.kafka_timestamp_ms * 1000) end,
+                ?::timestamp,
+                ?,
+                ?"""
+        if staged.position_ranges and not self._may_hold_any(table, staged.position_ranges):
+            # None of the file's positions can be in raw yet (a new file, Kafka offsets past
+            # what raw holds): every row is new and nothing can conflict, so the rows go
+            # straight from the stage file into raw, with no copy and no per-row check.
+            row = con.execute(
+                f"""
+                insert into raw.{table}
+                select {envelope}, {body}
+                from read_json(?, format = 'newline_delimited', columns = {columns}) as s
+                """,
+                [loaded_at, batch_id, str(staged.path), str(staged.path)],
+            ).fetchone()
+            return (int(row[0]) if row else 0), 0
         con.execute(
             "create or replace temp table revops_staged as "
             f"select * from read_json(?, format = 'newline_delimited', columns = {columns})",
@@ -251,17 +419,6 @@ class Warehouse:
             """,
             bounds,
         )
-        envelope = """
-                s.source_position,
-                s.topic,
-                s.partition,
-                s."offset",
-                s.key,
-                case when s.kafka_timestamp_ms is not null
-                     then make_timestamp(s.kafka_timestamp_ms * 1000) end,
-                ?::timestamp,
-                ?,
-                ?"""
         row = con.execute(
             f"""
             insert into raw.{table}

@@ -59,11 +59,10 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from ingest.envelope import SourceMessage
 from ingest.kafka.client import connection_config, scrub
-from ingest.landing import land_batch
+from ingest.landing import MessageRun, land_batch
 from ingest.settings import Settings, redact_url_credentials
-from ingest.warehouse import Warehouse
+from ingest.warehouse import Warehouse, open_warehouse
 
 log = logging.getLogger(__name__)
 # librdkafka's own log lines (connection failures, ...) go through logging too, not straight to
@@ -190,7 +189,10 @@ class _Run:
         self.warehouse = warehouse
         self.progress = progress
         self.result = ConsumeResult()
-        self.pending: list[SourceMessage] = []
+        # The pending batch: one run of parallel lists per position prefix (a partition's
+        # messages; a new one if its identity changes mid-batch), no object per message.
+        self.pending: dict[str, MessageRun] = {}
+        self.pending_count = 0
         self.next_offsets: dict[TopicPartitionKey, int] = {}  # of the pending batch
         self.read_to: dict[TopicPartitionKey, int] = {}  # next offset to read, per partition
         self.start_at: dict[TopicPartitionKey, int] = {}
@@ -281,7 +283,7 @@ class _Run:
         """
         if not self.pending:
             return
-        landed = land_batch(self.pending, self.settings, self.warehouse)
+        landed = land_batch(list(self.pending.values()), self.settings, self.warehouse)
         offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self.next_offsets.items())]
         try:
             if commit:
@@ -297,7 +299,7 @@ class _Run:
         self.result.rows_inserted += landed.rows_inserted
         self.result.position_conflicts += conflicts
         line = (
-            f"batch {landed.batch_id}: {len(self.pending):,} messages, "
+            f"batch {landed.batch_id}: {self.pending_count:,} messages, "
             f"{landed.rows_inserted:,} new raw rows, {landed.quarantined:,} quarantined"
         )
         if conflicts:
@@ -313,6 +315,7 @@ class _Run:
         if self.progress:
             self.progress(line + (f", {conflicts:,} position conflicts" if conflicts else ""))
         self.pending.clear()
+        self.pending_count = 0
         self.next_offsets.clear()
         self.batch_started = time.monotonic()
 
@@ -374,7 +377,7 @@ def consume(
     consumer = Consumer(consumer_config(settings, bootstrap))
 
     own_warehouse = warehouse is None
-    wh = warehouse or Warehouse(settings.warehouse_path)
+    wh = warehouse or open_warehouse(settings)
     run = _Run(settings, consumer, wh, progress, bootstrap)
     stop = stop or threading.Event()
     previous_handlers = {}
@@ -393,7 +396,7 @@ def consume(
             if stop.is_set():
                 run.result.stopped_by = "signal"
                 break
-            want = settings.batch_max_messages - len(run.pending)
+            want = settings.batch_max_messages - run.pending_count
             if max_messages is not None:
                 want = min(want, max_messages - run.result.messages)
                 if want <= 0:
@@ -404,6 +407,7 @@ def consume(
             )
             pending, prefixes = run.pending, run.prefixes
             next_offsets, read_to = run.next_offsets, run.read_to
+            taken = 0
             for m in messages:
                 err = m.error()
                 if err is not None:
@@ -421,24 +425,24 @@ def consume(
                 if prefix is None:  # a partition delivered before its assignment was seen
                     run.identify([key])
                     prefix = prefixes[key]
-                ts_type, ts = m.timestamp()
-                pending.append(
-                    SourceMessage(
-                        f"{prefix}{offset}",
-                        topic,
-                        partition,
-                        offset,
-                        m.key(),
-                        ts if ts_type else None,
-                        m.value(),
+                pending_run = pending.get(prefix)
+                if pending_run is None:
+                    pending_run = pending[prefix] = MessageRun(
+                        topic, prefix, partition, [], [], [], []
                     )
-                )
+                ts_type, ts = m.timestamp()
+                pending_run.offsets.append(offset)
+                pending_run.values.append(m.value())
+                pending_run.keys.append(m.key())  # type: ignore[union-attr]
+                pending_run.timestamps.append(ts if ts_type else None)  # type: ignore[union-attr]
+                taken += 1
                 next_offsets[key] = read_to[key] = offset + 1
+            run.pending_count += taken
             now = time.monotonic()
             if messages:
                 run.result.messages += len(messages)
                 last_message = now
-            if len(run.pending) >= settings.batch_max_messages or (
+            if run.pending_count >= settings.batch_max_messages or (
                 run.pending and now - run.batch_started >= settings.batch_max_seconds
             ):
                 run.flush()

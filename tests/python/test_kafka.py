@@ -22,7 +22,7 @@ import ingest.kafka.consumer as consumer_module
 from ingest.kafka.consumer import BrokerUnavailableError, consume
 from ingest.kafka.producer import producer_config
 from ingest.settings import Settings
-from ingest.warehouse import Warehouse
+from ingest.warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.kafka
 
@@ -130,7 +130,7 @@ def test_a_failed_load_commits_nothing_and_a_rerun_lands_everything_once(
     produce(kafka_bootstrap, topic, [event(i) for i in range(300)])
     settings = settings_for(tmp_path, group)
 
-    class BrokenWarehouse(Warehouse):
+    class BrokenWarehouse(DuckDBWarehouse):
         def load_batch(self, batch_id, files):  # type: ignore[override]
             raise OSError("disk full")
 

@@ -18,7 +18,7 @@ from ingest.file_source import SourceFileError, expand_paths, ingest_files
 from ingest.landing import land_batch
 from ingest.settings import Settings
 from ingest.stage import StageWriteError, write_stage_file
-from ingest.warehouse import Warehouse
+from ingest.warehouse import DuckDBWarehouse
 
 TOPIC = "admin.membership.v1"
 
@@ -108,7 +108,7 @@ class TestWarehouse:
         self, settings: Settings
     ) -> None:
         good = b'{"event_id": "e1", "event_type": "MEMBERSHIP_ADDED"}'
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             result = land_batch([msg(good, 0), msg(b"{oops", 1)], settings, wh)
         assert result.quarantined == 1
         assert result.load is not None
@@ -128,7 +128,7 @@ class TestWarehouse:
     def test_reloading_positions_is_a_no_op(self, settings: Settings) -> None:
         """A consumer that crashed after the load re-reads the same offsets into a new file."""
         batch = [msg(b'{"event_id": "e1"}', 0), msg(b'{"event_id": "e2"}', 1)]
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             first = land_batch(batch, settings, wh)
             again = land_batch([*batch, msg(b'{"event_id": "e3"}', 2)], settings, wh)
         assert first.rows_inserted == 2
@@ -141,7 +141,7 @@ class TestWarehouse:
         staged = write_stage_file(
             settings.stage_dir, "admin_service", "20260110T090000Z-x", [decode(msg(b"{}")).line]
         )
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             assert wh.load_batch("b1", [staged]).rows_inserted == 1
             second = wh.load_batch("b2", [staged])
         assert second.files_skipped == 1 and second.rows_inserted == 0
@@ -152,7 +152,7 @@ class TestWarehouse:
         )
         bad = write_stage_file(settings.stage_dir, "okta", "20260110T090000Z-g", [b"{}\n"])
         bad.path.write_bytes(b"this is not gzip")
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             with pytest.raises(duckdb.Error):
                 wh.load_batch("b1", [good, bad])
             assert wh.con.execute("select count(*) from raw.load_history").fetchone() == (0,)
@@ -253,7 +253,7 @@ class TestStageFailures:
 class TestKnowledgeTime:
     def test_load_time_never_goes_back_when_the_clock_does(self, settings: Settings) -> None:
         ticks = iter([datetime(2026, 5, 1, 12, 0), datetime(2026, 5, 1, 11, 0)])
-        with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+        with DuckDBWarehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
             first = land_batch([msg(b'{"event_id": "e1"}', 0)], settings, wh)
             second = land_batch([msg(b'{"event_id": "e2"}', 1)], settings, wh)
         assert first.load is not None and second.load is not None
@@ -268,7 +268,7 @@ class TestPositionConflicts:
         self, settings: Settings
     ) -> None:
         """A recreated topic reuses offsets: the same position now carries another event."""
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             land_batch([msg(b'{"event_id": "old"}', 0)], settings, wh)
             clash = land_batch([msg(b'{"event_id": "new"}', 0), msg(b'{"e": 1}', 1)], settings, wh)
             again = land_batch([msg(b'{"event_id": "new"}', 0)], settings, wh)
@@ -285,7 +285,7 @@ class TestPositionConflicts:
         assert json.loads(conflict[10]) == {"event_id": "new"}
 
     def test_same_position_same_content_is_still_a_silent_no_op(self, settings: Settings) -> None:
-        with Warehouse(settings.warehouse_path) as wh:
+        with DuckDBWarehouse(settings.warehouse_path) as wh:
             land_batch([msg(b'{"event_id": "e1"}', 0)], settings, wh)
             again = land_batch([msg(b'{"event_id": "e1"}', 0), msg(b"{}", 1)], settings, wh)
         assert again.load is not None

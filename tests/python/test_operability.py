@@ -26,7 +26,7 @@ from ingest.file_source import ingest_files
 from ingest.locking import warehouse_lock
 from ingest.logs import configure_logging
 from ingest.settings import Settings
-from ingest.warehouse import Warehouse, WarehouseLockedError
+from ingest.warehouse import DuckDBWarehouse, WarehouseLockedError
 
 TOPIC = "admin.membership.v1"
 EVENTS = [
@@ -74,7 +74,7 @@ def one_error_line(err: str) -> str:
 @contextmanager
 def duckdb_file_held(path: Path) -> Iterator[int]:
     """Another (non-revops) process with the DuckDB file open while the block runs; its pid."""
-    Warehouse(path).close()
+    DuckDBWarehouse(path).close()
     script = textwrap.dedent(
         f"""
         import duckdb, sys
@@ -139,7 +139,7 @@ class TestOneWriterPerWarehouse:
         """Not a revops process (an analyst's shell, say): DuckDB's own lock, in one line."""
         with duckdb_file_held(env) as pid:
             with pytest.raises(WarehouseLockedError, match=f"locked by pid {pid}"):
-                Warehouse(env)
+                DuckDBWarehouse(env)
             code = main(["ingest", "file", str(events_file(tmp_path)), "--topic", TOPIC])
             line = one_error_line(capsys.readouterr().err)
         assert code == 2 and f"warehouse {env} is locked by pid {pid}" in line
@@ -319,10 +319,10 @@ def test_rows_loaded_after_the_clock_stepped_back_reach_staging(
     second.write_text(json.dumps(EVENTS[1]) + "\n")
     staging = "stg_admin_service__membership_events"
     ticks = iter([datetime(2026, 5, 1, 12, 0), datetime(2026, 5, 1, 11, 0)])
-    with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+    with DuckDBWarehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
         land_batch(list(iter_file_messages(first, TOPIC)), settings, wh)
     assert build(settings, select=staging, quiet=True, check=False).returncode == 0
-    with Warehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
+    with DuckDBWarehouse(settings.warehouse_path, clock=lambda: next(ticks)) as wh:
         land_batch(list(iter_file_messages(second, TOPIC)), settings, wh)
     assert build(settings, select=staging, quiet=True, check=False).returncode == 0
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
