@@ -7,12 +7,12 @@ export REVOPS_WAREHOUSE ?= warehouse/revops.duckdb
 export REVOPS_STAGE     ?= warehouse/stage
 export DBT_PROFILES_DIR := $(CURDIR)/profiles
 
-.PHONY: install demo test test-python test-dbt lint format bench docs clean
+.PHONY: install demo test test-python test-dbt test-snowflake lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,snowflake]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -20,8 +20,9 @@ install: $(STAMP)
 demo: install
 	$(BIN)/revops demo --scale small
 
-## The whole suite: lint, dbt build (unit + data tests) on a tiny company, then pytest.
-test: install lint test-dbt test-python
+## The whole suite: lint, dbt build (unit + data tests) on a tiny company, the same on the
+## Snowflake adapter against a local fakesnow server (parity with DuckDB), then pytest.
+test: install lint test-dbt test-snowflake test-python
 
 lint: install
 	$(BIN)/ruff check .
@@ -30,8 +31,12 @@ lint: install
 test-dbt: install
 	$(BIN)/python -m tests.python.dbt_suite
 
+## dbt-snowflake against fakesnow: full + incremental build, parity with DuckDB, sqlglot parse.
+test-snowflake: install
+	timeout 600 $(BIN)/python -m tests.python.fakesnow_suite
+
 test-python: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: install
 	$(BIN)/python -m bench.run --scale medium

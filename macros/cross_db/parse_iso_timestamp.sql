@@ -21,9 +21,11 @@
     end
 {%- endmacro %}
 
+{#- try_cast(… as timestamp_tz) is try_to_timestamp_tz(…) with the AUTO input format; the pattern
+    above already fixed the shape, and the local fakesnow server reads this spelling too. -#}
 {% macro snowflake__parse_iso_timestamp(expr) -%}
     case
         when regexp_like({{ expr }}, '{{ iso_timestamp_pattern() }}')
-            then convert_timezone('UTC', try_to_timestamp_tz({{ expr }}))::timestamp_ntz
+            then convert_timezone('UTC', try_cast({{ expr }} as timestamp_tz))::timestamp_ntz
     end
 {%- endmacro %}

@@ -14,6 +14,7 @@
     strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%f')
 {%- endmacro %}
 
+{#- The explicit NTZ cast: to_char of an untyped (or TZ) value would format in the session's time zone. -#}
 {% macro snowflake__timestamp_sort_key(expr) -%}
-    to_char({{ expr }}, 'YYYY-MM-DD"T"HH24:MI:SS.FF6')
+    to_char(cast({{ expr }} as timestamp_ntz), 'YYYY-MM-DD"T"HH24:MI:SS.FF6')
 {%- endmacro %}
