@@ -183,6 +183,9 @@ def main() -> None:
     ).fetchone()[0]
     windows = con.execute("select count(*) from marts.bridge_repl_team_membership").fetchone()[0]
     tickets = con.execute("select count(*) from marts.fct_ticket_attribution").fetchone()[0]
+    payloads = con.execute(
+        "select count(*) from staging.stg_admin_service__membership_events"
+    ).fetchone()[0]
     con.close()
     bridge_secs = sum(
         times.get(m, 0.0)
@@ -196,6 +199,18 @@ def main() -> None:
     report["bridge full rebuild"] = (
         f"{events:,} events -> {windows:,} windows in {bridge_secs:.1f} s "
         f"= {events / max(bridge_secs, 1e-9):,.0f} events/s"
+    )
+    parse_secs = times.get("stg_admin_service__membership_events", 0.0)
+    report["staging parse (admin payloads)"] = (
+        f"{payloads:,} payloads in {parse_secs:.1f} s = {payloads / max(parse_secs, 1e-9):,.0f}/s"
+    )
+    report["bridge models (full)"] = ", ".join(
+        f"{m} {times.get(m, 0.0):.1f}s"
+        for m in (
+            "int_membership_events_deduplicated",
+            "int_membership_intervals",
+            "int_membership_windows",
+        )
     )
     naive_secs, naive_rows = baseline_seconds(settings.warehouse_path, NAIVE_BRIDGE)
     report["naive bridge (same staging, same run)"] = (

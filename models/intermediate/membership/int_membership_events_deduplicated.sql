@@ -18,6 +18,13 @@
 
 {%- set since = incremental_watermark() %}
 
+{#-
+    Two choices, made on a narrow projection (position, event_id, event key, change, emission):
+    the wide rows are read once, to keep the chosen ones. Most events arrive once and most
+    changes have one event, so each step finds the few with several by aggregation and sorts
+    only those.
+#}
+
 with
 
 valid_events as (
@@ -34,116 +41,108 @@ touched_changes as (
 
 ),
 
-scoped_event_ids as (
+copies as (
 
-    -- Every event_id with a copy of a touched change: its chosen copy decides whether it takes
-    -- part in that change (the fresh event_ids are among them).
-    select distinct valid_events.event_id
+    -- Every copy of every event_id with a copy of a touched change: its chosen copy decides
+    -- whether it takes part in that change (the fresh event_ids are among them).
+    select valid_events.*
     from valid_events
-    inner join touched_changes on touched_changes.content_hash = valid_events.content_hash
+    where valid_events.event_id in (
+        select scoped.event_id
+        from valid_events as scoped
+        inner join touched_changes on touched_changes.content_hash = scoped.content_hash
+    )
 
 ),
 
 {% else %}
-scoped_event_ids as (
+copies as (
 
-    select distinct event_id from valid_events
+    select * from valid_events
 
 ),
 
 {% endif %}
-copies as (
+copy_keys as (
 
-    select valid_events.*
-    from valid_events
-    inner join scoped_event_ids on scoped_event_ids.event_id = valid_events.event_id
+    select source_position, event_id, event_key, content_hash, emitted_at, _loaded_at
+    from copies
 
 ),
 
 copies_per_event_id as (
 
-    -- Most events arrive once: find the few with several copies by aggregation, and spend the
-    -- window sorts on those only.
     select event_id, count(*) as copies_loaded
-    from copies
+    from copy_keys
     group by event_id
 
 ),
 
-single_copies as (
+chosen_copies as (
 
-    select copies.*, 1 as copies_loaded, copies._loaded_at as first_loaded_at
-    from copies
+    -- Same event_id: keep one copy, chosen by content (never by arrival order). Its _loaded_at
+    -- is also when the event was first known: no identical copy (same emission and content)
+    -- sorts before it, so none was loaded earlier.
+    select copy_keys.*, 1 as copies_loaded
+    from copy_keys
     inner join copies_per_event_id
-        on copies_per_event_id.event_id = copies.event_id
+        on copies_per_event_id.event_id = copy_keys.event_id
         and copies_per_event_id.copies_loaded = 1
 
-),
+    union all
 
-chosen_among_copies as (
-
-    -- Same event_id: keep one copy, chosen by content (never by arrival order); it was first
-    -- known when its earliest identical copy was loaded.
-    select
-        copies.*,
-        copies_per_event_id.copies_loaded,
-        min(copies._loaded_at) over (
-            partition by copies.event_id, copies.content_hash, copies.emitted_at
-        ) as first_loaded_at
-    from copies
+    select copy_keys.*, copies_per_event_id.copies_loaded
+    from copy_keys
     inner join copies_per_event_id
-        on copies_per_event_id.event_id = copies.event_id
+        on copies_per_event_id.event_id = copy_keys.event_id
         and copies_per_event_id.copies_loaded > 1
     qualify row_number() over (
-        partition by copies.event_id
-        order by copies.emitted_at, copies.content_hash, copies._loaded_at, copies.source_position
+        partition by copy_keys.event_id
+        order by
+            copy_keys.emitted_at, copy_keys.content_hash, copy_keys._loaded_at,
+            copy_keys.source_position
     ) = 1
 
 ),
 
-one_copy_per_event_id as (
+changes as (
 
-    select * from single_copies
-    {% if since %}
-    where content_hash in (select content_hash from touched_changes)
-    {% endif %}
-    union all
-    select * from chosen_among_copies
+    select * from chosen_copies
     {% if since %}
     where content_hash in (select content_hash from touched_changes)
     {% endif %}
 
 ),
 
-changes_per_content as (
+events_per_change as (
 
     select event_key, content_hash, count(*) as semantic_copies
-    from one_copy_per_event_id
+    from changes
     group by event_key, content_hash
 
 ),
 
-one_event_per_change as (
+kept as (
 
     -- Semantic duplicates: a retry with a new event_id carries the same change; keep the earliest.
-    select one_copy_per_event_id.*, changes_per_content.semantic_copies
-    from one_copy_per_event_id
-    inner join changes_per_content
-        on changes_per_content.event_key = one_copy_per_event_id.event_key
-        and changes_per_content.content_hash = one_copy_per_event_id.content_hash
-        and changes_per_content.semantic_copies = 1
+    select changes.source_position, changes.copies_loaded, 1 as semantic_copies
+    from changes
+    inner join events_per_change
+        on events_per_change.event_key = changes.event_key
+        and events_per_change.content_hash = changes.content_hash
+        and events_per_change.semantic_copies = 1
 
     union all
 
-    select one_copy_per_event_id.*, changes_per_content.semantic_copies
-    from one_copy_per_event_id
-    inner join changes_per_content
-        on changes_per_content.event_key = one_copy_per_event_id.event_key
-        and changes_per_content.content_hash = one_copy_per_event_id.content_hash
-        and changes_per_content.semantic_copies > 1
+    select changes.source_position, changes.copies_loaded, events_per_change.semantic_copies
+    from changes
+    inner join events_per_change
+        on events_per_change.event_key = changes.event_key
+        and events_per_change.content_hash = changes.content_hash
+        and events_per_change.semantic_copies > 1
     qualify row_number() over (
-        partition by one_copy_per_event_id.event_key, one_copy_per_event_id.content_hash
-        order by one_copy_per_event_id.emitted_at, one_copy_per_event_id.event_id
+        partition by changes.event_key, changes.content_hash
+        order by changes.emitted_at, changes.event_id
     ) = 1
 
 ),
@@ -151,29 +150,30 @@ one_event_per_change as (
 final as (
 
     select
-        event_id,
-        event_type,
-        event_key,
-        repl_id,
-        team_id,
-        role,
-        team_name,
-        parent_team_id,
-        merged_into_team_id,
-        successor_team_ids,
-        okta_user_id,
-        effective_at,
-        emitted_at,
-        actor,
-        order_key,
-        content_hash,
-        source_position,
-        copies_loaded,
-        semantic_copies,
-        emitted_at > {{ dbt.dateadd('day', var('late_event_window_days') | int, 'effective_at') }}
+        copies.event_id,
+        copies.event_type,
+        copies.event_key,
+        copies.repl_id,
+        copies.team_id,
+        copies.role,
+        copies.team_name,
+        copies.parent_team_id,
+        copies.merged_into_team_id,
+        copies.successor_team_ids,
+        copies.okta_user_id,
+        copies.effective_at,
+        copies.emitted_at,
+        copies.actor,
+        copies.order_key,
+        copies.content_hash,
+        copies.source_position,
+        kept.copies_loaded,
+        kept.semantic_copies,
+        copies.emitted_at > {{ dbt.dateadd('day', var('late_event_window_days') | int, 'copies.effective_at') }}
             as is_beyond_late_window,
-        first_loaded_at as _loaded_at
-    from one_event_per_change
+        copies._loaded_at
+    from copies
+    inner join kept on kept.source_position = copies.source_position
 
 )
 

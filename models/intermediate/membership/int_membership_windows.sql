@@ -84,24 +84,25 @@ slot_intervals as (
 
 ),
 
-intervals as (
-
-    select * from slot_intervals
-    where close_at is null or open_at < close_at
-
-),
-
 ordered as (
 
+    -- Zero-length intervals open no window but count for the knowledge of the next window end at
+    -- or after them, so they stay in the one sort of the slot: everything below is computed from
+    -- running values over (open_at, open_order_key).
     select
         *,
-        coalesce(close_at, {{ open_valid_to() }}) as interval_end,
-        max(coalesce(close_at, {{ open_valid_to() }})) over (
+        close_at is null or open_at < close_at as has_length,
+        max(case when close_at is null or open_at < close_at then coalesce(close_at, {{ open_valid_to() }}) end) over (
             partition by repl_id, team_id, role
             order by open_at, open_order_key
             rows between unbounded preceding and 1 preceding
-        ) as previous_max_end
-    from intervals
+        ) as previous_max_end,
+        max(known_at) over (
+            partition by repl_id, team_id, role
+            order by open_at, open_order_key
+            rows between unbounded preceding and current row
+        ) as known_so_far
+    from slot_intervals
 
 ),
 
@@ -109,90 +110,85 @@ islands as (
 
     select
         *,
-        sum(case when previous_max_end is null or open_at > previous_max_end then 1 else 0 end)
-            over (
-                partition by repl_id, team_id, role
-                order by open_at, open_order_key
-                rows between unbounded preceding and current row
-            ) as island_number
+        has_length and (previous_max_end is null or open_at > previous_max_end) as starts_window,
+        sum(
+            case
+                when has_length and (previous_max_end is null or open_at > previous_max_end) then 1
+                else 0
+            end
+        ) over (
+            partition by repl_id, team_id, role
+            order by open_at, open_order_key
+            rows between unbounded preceding and current row
+        ) as island_number
     from ordered
+
+),
+
+knowledge_groups as (
+
+    -- A zero-length interval after the end of everything before it belongs to the next window
+    -- (it opens before that window ends); every other interval belongs to its island. The last
+    -- row of a group is the last one at or before the window's end, so the largest running
+    -- knowledge in the group is what was known of the slot up to the window's end.
+    select
+        *,
+        island_number + case
+            when not has_length and (previous_max_end is null or open_at > previous_max_end) then 1
+            else 0
+        end as window_number
+    from islands
 
 ),
 
 windows as (
 
-    -- open_order_key starts with the open instant, so the island's first opener is the row with
-    -- the smallest key; every non-zero-length interval ending at valid_to shares one close. An
-    -- island that is still open has no close, even when an earlier interval in it had one (closed
-    -- and reopened at one instant): max_by skips null values on some engines, so say it.
+    -- The island's first opener starts it; every interval with length ending at valid_to
+    -- shares one close. An island that is still open has no close, even when an earlier
+    -- interval in it had one (closed and reopened at one instant). Zero-length intervals take no
+    -- part but in the knowledge (their end sorts below every real one).
     select
         repl_id,
         team_id,
         role,
-        island_number,
-        min(open_at) as valid_from,
-        max(interval_end) as valid_to,
-        min_by(open_event_id, open_order_key) as opened_by_event_id,
-        {{ dbt.bool_or('close_at is null') }} as is_open,
-        max_by(close_event_id, interval_end) as last_close_event_id,
-        max_by(close_reason, interval_end) as last_close_reason
-    from islands
-    group by repl_id, team_id, role, island_number
-
-),
-
-knowledge as (
-
-    -- Every interval of the slot (zero-length ones too) and every window end, in time order; at
-    -- a window end, the running maximum is what was known of the slot up to it.
-    select repl_id, team_id, role, open_at as instant, 0 as is_window_end, known_at, known_before
-    from slot_intervals
-
-    union all
-
-    select repl_id, team_id, role, valid_to, 1, cast(null as timestamp), cast(null as timestamp)
-    from windows
-
-),
-
-known_by_window_end as (
-
-    select
-        repl_id,
-        team_id,
-        role,
-        instant as valid_to,
-        {%- set slot_so_far = 'partition by repl_id, team_id, role order by instant, is_window_end rows between unbounded preceding and current row' %}
-        max(known_at) over ({{ slot_so_far }}) as known_at,
-        max(known_before) over ({{ slot_so_far }}) as known_before,
-        is_window_end
-    from knowledge
+        window_number,
+        max(case when starts_window then open_at end) as valid_from,
+        max(case when has_length then coalesce(close_at, {{ open_valid_to() }}) end) as valid_to,
+        max(case when starts_window then open_event_id end) as opened_by_event_id,
+        {{ dbt.bool_or('has_length and close_at is null') }} as is_open,
+        max_by(
+            close_event_id,
+            case when has_length then coalesce(close_at, {{ open_valid_to() }}) else cast('1900-01-01' as timestamp) end
+        ) as last_close_event_id,
+        max_by(
+            close_reason,
+            case when has_length then coalesce(close_at, {{ open_valid_to() }}) else cast('1900-01-01' as timestamp) end
+        ) as last_close_reason,
+        max(known_so_far) as known_at,
+        max(known_before) as known_before
+    from knowledge_groups
+    group by repl_id, team_id, role, window_number
+    having {{ dbt.bool_or('has_length') }}
 
 ),
 
 final as (
 
     select
-        windows.repl_id,
-        windows.team_id,
-        windows.role,
-        windows.valid_from,
-        windows.valid_to,
-        windows.valid_to = {{ open_valid_to() }} as is_current,
-        windows.opened_by_event_id,
-        case when not windows.is_open then windows.last_close_event_id end as closed_by_event_id,
-        case when not windows.is_open then windows.last_close_reason end as close_reason,
+        repl_id,
+        team_id,
+        role,
+        valid_from,
+        valid_to,
+        valid_to = {{ open_valid_to() }} as is_current,
+        opened_by_event_id,
+        case when not is_open then last_close_event_id end as closed_by_event_id,
+        case when not is_open then last_close_reason end as close_reason,
         case
-            when known.known_before > known.known_at then known.known_before
-            else known.known_at
+            when known_before > known_at then known_before
+            else known_at
         end as recorded_at
     from windows
-    inner join known_by_window_end as known
-        on known.repl_id = windows.repl_id
-        and known.team_id = windows.team_id
-        and known.role = windows.role
-        and known.valid_to = windows.valid_to
-        and known.is_window_end = 1
 
 )
 

@@ -56,36 +56,57 @@ primary_memberships as (
 
 ),
 
+identified as (
+
+    -- Okta user → repl through the identity window valid at the event's instant: the latest
+    -- window that started at or before it, if it has not ended.
+    select
+        ticket_events.*,
+        case when ticket_events.event_at < identities.valid_to then identities.repl_id end
+            as repl_id,
+        case when ticket_events.event_at < identities.valid_to then identities.linked_by_event_id end
+            as identity_linked_by_event_id
+    from ticket_events
+    {{ asof_left_join(
+        'identities', 'identities',
+        'identities.okta_user_id = ticket_events.okta_user_id',
+        'ticket_events.event_at', 'identities.valid_from',
+    ) }}
+
+),
+
 attributed as (
 
+    -- repl → primary team through the primary window valid then (one per repl at a time).
     select
-        ticket_events.ticket_event_id,
-        ticket_events.ticket_id,
-        ticket_events.event_type,
-        ticket_events.event_at,
-        ticket_events.okta_user_id,
-        identities.repl_id,
-        primary_memberships.team_id,
+        identified.ticket_event_id,
+        identified.ticket_id,
+        identified.event_type,
+        identified.event_at,
+        identified.okta_user_id,
+        identified.repl_id,
+        case when identified.event_at < primary_memberships.valid_to then primary_memberships.team_id end
+            as team_id,
         case
-            when ticket_events.okta_user_id is null then 'no_assignee'
-            when identities.repl_id is null then 'unknown_okta_user'
-            when primary_memberships.team_id is null then 'no_primary_team'
+            when identified.okta_user_id is null then 'no_assignee'
+            when identified.repl_id is null then 'unknown_okta_user'
+            when identified.event_at >= primary_memberships.valid_to
+                or primary_memberships.team_id is null
+                then 'no_primary_team'
         end as unresolved_reason,
-        ticket_events.status,
-        ticket_events.priority,
-        identities.linked_by_event_id as identity_linked_by_event_id,
-        primary_memberships.opened_by_event_id as membership_opened_by_event_id,
-        ticket_events.source_position,
-        ticket_events._loaded_at
-    from ticket_events
-    left join identities
-        on identities.okta_user_id = ticket_events.okta_user_id
-        and identities.valid_from <= ticket_events.event_at
-        and ticket_events.event_at < identities.valid_to
-    left join primary_memberships
-        on primary_memberships.repl_id = identities.repl_id
-        and primary_memberships.valid_from <= ticket_events.event_at
-        and ticket_events.event_at < primary_memberships.valid_to
+        identified.status,
+        identified.priority,
+        identified.identity_linked_by_event_id,
+        case when identified.event_at < primary_memberships.valid_to then primary_memberships.opened_by_event_id end
+            as membership_opened_by_event_id,
+        identified.source_position,
+        identified._loaded_at
+    from identified
+    {{ asof_left_join(
+        'primary_memberships', 'primary_memberships',
+        'primary_memberships.repl_id = identified.repl_id',
+        'identified.event_at', 'primary_memberships.valid_from',
+    ) }}
 
 ),
 

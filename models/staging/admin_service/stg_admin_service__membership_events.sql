@@ -186,12 +186,17 @@ final as (
         -- What makes two events "the same change" (semantic duplicates): everything but
         -- event_id, emitted_at and actor. Each field is length-prefixed (null: '~'), so no value
         -- — an id containing '|' or ':', a name '~' — can make two changes hash alike.
-        md5(
+        -- One variadic concat (every argument non-null) instead of a chain of `||`: each `||`
+        -- builds an intermediate string, and this expression was a third of the model's time.
+        md5(concat(
             {%- for column in hashed_columns %}
-            coalesce(cast(length({{ column }}) as varchar) || ':' || {{ column }}, '~')
-            {%- if not loop.last %} || '|' ||{% endif %}
+            case
+                when {{ column }} is null then '~'
+                else concat(cast(length({{ column }}) as varchar), ':', {{ column }})
+            end
+            {%- if not loop.last %}, '|',{% endif %}
             {%- endfor %}
-        ) as content_hash,
+        )) as content_hash,
         rejection_reason,
         rejection_reason is null as is_valid,
         _loaded_at,
