@@ -119,6 +119,15 @@ def _template(prefix: str, topic: str, partition: int | None, tail: bytes) -> by
     return head + tail
 
 
+def _one_line_object(value: bytes | None) -> bool:
+    """The common message: a JSON object on one line (anything else goes through `decode`)."""
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return False
+    return type(parsed) is dict and b"\n" not in value and b"\r" not in value
+
+
 def encode_run(
     topic: str,
     prefix: str,
@@ -139,7 +148,6 @@ def encode_run(
     quarantined: list[bytes] = []
     quarantined_offsets: list[int] = []
     append = ok.append
-    loads = orjson.loads
     dumps = orjson.dumps
 
     def slow(offset: int, value: bytes | None, key: bytes | None, ts: int | None) -> None:
@@ -156,12 +164,7 @@ def encode_run(
         template = _template(prefix, topic, partition, b'"key":null,"kafka_timestamp_ms":null,')
         template += b'"payload":%b}\n'
         for offset, value in zip(offsets, values, strict=True):
-            try:
-                parsed = loads(value)
-            except orjson.JSONDecodeError:
-                slow(offset, value, None, None)
-                continue
-            if type(parsed) is not dict or b"\n" in value or b"\r" in value:
+            if not _one_line_object(value):
                 slow(offset, value, None, None)
                 continue
             append(template % (offset, offset, value.strip()))
@@ -174,12 +177,7 @@ def encode_run(
     without_ts = _template(prefix, topic, partition, b'"key":%b,"kafka_timestamp_ms":null,')
     without_ts += b'"payload":%b}\n'
     for offset, value, key, ts in zip(offsets, values, keys, timestamps, strict=True):
-        try:
-            parsed = loads(value)
-        except orjson.JSONDecodeError:
-            slow(offset, value, key, ts)
-            continue
-        if type(parsed) is not dict or b"\n" in value or b"\r" in value:
+        if not _one_line_object(value):
             slow(offset, value, key, ts)
             continue
         key_json = b"null" if key is None else dumps(key.decode("utf-8", "replace"))

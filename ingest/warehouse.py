@@ -232,7 +232,23 @@ def lock_error_message(path: Path | str, error_text: str) -> str | None:
     return f"warehouse {path} is locked by {who}; retry when it finishes (or pass --wait SECONDS)"
 
 
-class DuckDBWarehouse:
+class ConnectionWarehouse:
+    """What both writers do with their DB-API connection `con`: close it, also as a context
+    manager."""
+
+    con: Any
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBWarehouse(ConnectionWarehouse):
     """A DuckDB warehouse file. Only the raw layer is written from Python; dbt owns the rest."""
 
     def __init__(
@@ -265,15 +281,6 @@ class DuckDBWarehouse:
         from ingest.locking import warehouse_lock
 
         return warehouse_lock(settings.warehouse_path, wait_s=wait_s)
-
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> DuckDBWarehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def ensure_raw_schema(self) -> None:
         self.con.execute("create schema if not exists raw")

@@ -42,6 +42,7 @@ from ingest.topics import QUARANTINE_SOURCE, QUARANTINE_TABLE, TOPICS
 from ingest.warehouse import (
     LOAD_HISTORY_COLUMNS,
     LOAD_HISTORY_QUERY,
+    ConnectionWarehouse,
     LoadHistoryEntry,
     LoadResult,
     WarehouseError,
@@ -104,7 +105,7 @@ _ENVELOPE = f"""
     %(stage_file)s"""
 
 
-class SnowflakeWarehouse:
+class SnowflakeWarehouse(ConnectionWarehouse):
     """Snowflake (or a local fakesnow server) through snowflake-connector-python."""
 
     def __init__(self, connection: Any, *, clock: Callable[[], datetime] = utc_now) -> None:
@@ -145,15 +146,6 @@ class SnowflakeWarehouse:
         """Nothing to hold per process: loads serialise on `raw.ingest_lock` inside their
         transaction, and dbt sessions run beside them."""
         return nullcontext()
-
-    def close(self) -> None:
-        self.con.close()
-
-    def __enter__(self) -> SnowflakeWarehouse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _execute(self, sql: str, params: object = None) -> Any:
         return self.cur.execute(sql, params)

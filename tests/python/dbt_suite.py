@@ -25,6 +25,18 @@ def split_file(path: Path, first: Path, second: Path) -> None:
     second.write_bytes(b"".join(lines[cut:]))
 
 
+def tiny_company_batches(root: Path) -> list[dict[str, Path]]:
+    """The tiny company (seed 11) as two batches per topic: the first 70% of each file, then
+    the rest."""
+    summary = generate(scale="tiny", seed=11, out_dir=root / "events")
+    batches: list[dict[str, Path]] = [{}, {}]
+    for topic, info in summary.items():
+        first, second = root / f"{topic}.1.jsonl", root / f"{topic}.2.jsonl"
+        split_file(Path(info["path"]), first, second)
+        batches[0][topic], batches[1][topic] = first, second
+    return batches
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="revops-dbt-suite-") as tmp:
         root = Path(tmp)
@@ -33,12 +45,7 @@ def main() -> int:
             stage_dir=root / "stage",
             dbt_target_path=root / "target",
         )
-        summary = generate(scale="tiny", seed=11, out_dir=root / "events")
-        batches: list[dict[str, Path]] = [{}, {}]
-        for topic, info in summary.items():
-            first, second = root / f"{topic}.1.jsonl", root / f"{topic}.2.jsonl"
-            split_file(Path(info["path"]), first, second)
-            batches[0][topic], batches[1][topic] = first, second
+        batches = tiny_company_batches(root)
 
         for number, batch in enumerate(batches, start=1):
             for topic, path in batch.items():

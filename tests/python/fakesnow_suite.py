@@ -38,8 +38,8 @@ from pathlib import Path
 import duckdb
 
 from ingest.file_source import ingest_files
-from ingest.generator import generate
 from ingest.settings import PROJECT_DIR, Settings
+from tests.python.dbt_suite import tiny_company_batches
 
 DBT_TIMEOUT_S = int(os.environ.get("REVOPS_FAKESNOW_DBT_TIMEOUT", "240"))
 SERVER_START_TIMEOUT_S = 60
@@ -436,25 +436,13 @@ def parse_snowflake_sql(roots: Sequence[Path]) -> tuple[int, list[str]]:
 # --- the suite ---------------------------------------------------------------------------------
 
 
-def split_file(path: Path, first: Path, second: Path) -> None:
-    lines = path.read_bytes().splitlines(keepends=True)
-    cut = int(len(lines) * 0.7)
-    first.write_bytes(b"".join(lines[:cut]))
-    second.write_bytes(b"".join(lines[cut:]))
-
-
 def run(work: Path) -> int:
     started = time.monotonic()
     duck_path = work / "revops.duckdb"
     settings = Settings(
         warehouse_path=duck_path, stage_dir=work / "stage", dbt_target_path=work / "target"
     )
-    summary = generate(scale="tiny", seed=11, out_dir=work / "events")
-    batches: list[dict[str, Path]] = [{}, {}]
-    for topic, info in summary.items():
-        first, second = work / f"{topic}.1.jsonl", work / f"{topic}.2.jsonl"
-        split_file(Path(info["path"]), first, second)
-        batches[0][topic], batches[1][topic] = first, second
+    batches = tiny_company_batches(work)
 
     server = FakesnowServer(work / "fakesnow.log")
     log(f"fakesnow listening on port {server.port}")
