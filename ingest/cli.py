@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     file_.add_argument("--topic", required=True, type=_topic)
     file_.set_defaults(func=cmd_ingest_file)
 
+    from ingest.salesforce.commands import add_ingest_parser
+
+    salesforce = add_ingest_parser(ing_sub)
+
     build = sub.add_parser("build", help="run dbt build with the project's profile")
     build.add_argument("--full-refresh", action="store_true")
     build.add_argument(
@@ -204,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--select", "-s", help="dbt selection (default: everything)")
     build.set_defaults(func=cmd_build)
 
-    for writer in (kafka, file_, build):
+    for writer in (kafka, file_, salesforce, build):
         writer.add_argument(
             "--wait",
             type=_non_negative_seconds,
@@ -222,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scale", choices=["tiny", "small", "medium"], default="small")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=cmd_demo)
+
+    from ingest.salesforce.emulator.command import add_emulator_parser
+
+    add_emulator_parser(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ import duckdb
 from ingest import questions
 from ingest.dbt_runner import build, run_dbt
 from ingest.settings import Settings
-from ingest.topics import TOPICS
+from ingest.topics import EVENT_TOPICS
 
 
 class _Clock:
@@ -155,7 +155,7 @@ def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
         clock.step("Consuming into the stage and raw (offsets committed after each load)")
         result = consume(
             settings,
-            topics=list(TOPICS),
+            topics=list(EVENT_TOPICS),
             bootstrap=bootstrap,
             until_idle=True,
             progress=lambda msg: print(f"  {msg}", flush=True),
