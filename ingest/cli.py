@@ -236,12 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _operator_errors() -> tuple[type[BaseException], ...]:
     """Errors with a message an operator can act on (exit 2), from the modules that raise them."""
     from ingest.file_source import SourceFileError
+    from ingest.salesforce.client import SalesforceSyncError
     from ingest.stage import StageWriteError
     from ingest.topics import UnknownTopicError
     from ingest.warehouse import WarehouseError
 
     return (
         CliError,
+        SalesforceSyncError,
         SettingsError,
         SourceFileError,
         StageWriteError,

@@ -262,6 +262,120 @@ def redact_url_credentials(servers: str) -> str:
     return ",".join(redact(entry) for entry in servers.split(","))
 
 
+_SALESFORCE_SECRETS = ("password", "security_token", "client_secret")
+
+
+@dataclass(frozen=True)
+class SalesforceSettings:
+    """How the Salesforce extractor reaches the org: OAuth password grant (username, password,
+    security token, client id and secret) or JWT bearer (key file, client id, username)."""
+
+    instance_url: str | None = None
+    login_url: str | None = None  # token endpoint base; None: the instance url
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    jwt_key_file: Path | None = None
+    ca_bundle: Path | None = None  # None: the system's CAs (verification is never off)
+    api_version: str = "60.0"
+    api_budget_share: float = 0.5
+    max_concurrency: int = 2
+    lookback_seconds: int = 300
+    max_retries: int = 5
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: REDACTED if f.name in _SALESFORCE_SECRETS and getattr(self, f.name) else v
+            for f in fields(self)
+            if (v := getattr(self, f.name)) is not None
+        }
+        return f"SalesforceSettings({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+    __str__ = __repr__
+
+    @property
+    def token_url(self) -> str:
+        base = (self.login_url or self.instance_url or "").rstrip("/")
+        return f"{base}/services/oauth2/token"
+
+    def check(self) -> None:
+        """Raise SettingsError naming the first variable a sync needs but lacks."""
+        if not self.instance_url:
+            raise SettingsError("REVOPS_SALESFORCE_INSTANCE_URL is not set")
+        if not self.client_id:
+            raise SettingsError("REVOPS_SALESFORCE_CLIENT_ID is not set")
+        if not self.username:
+            raise SettingsError("REVOPS_SALESFORCE_USERNAME is not set")
+        if self.jwt_key_file is None:
+            for name, value in (
+                ("REVOPS_SALESFORCE_PASSWORD", self.password),
+                ("REVOPS_SALESFORCE_CLIENT_SECRET", self.client_secret),
+            ):
+                if not value:
+                    raise SettingsError(
+                        f"{name} is not set (or set REVOPS_SALESFORCE_JWT_KEY_FILE for JWT bearer)"
+                    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SalesforceSettings:
+        base = cls()
+        urls = {}
+        for name in ("REVOPS_SALESFORCE_INSTANCE_URL", "REVOPS_SALESFORCE_LOGIN_URL"):
+            value = _optional(env, name)
+            if value is not None and not re.match(r"https?://[^\s/@]+", value):
+                raise SettingsError(f"{name} must be an https:// URL, not {value!r}")
+            urls[name] = value.rstrip("/") if value else None
+        key = _optional_path(env, "REVOPS_SALESFORCE_JWT_KEY_FILE")
+        if key is not None and not key.is_file():
+            raise SettingsError(f"REVOPS_SALESFORCE_JWT_KEY_FILE: no such key file: {key}")
+        ca = _optional_path(env, "REVOPS_SALESFORCE_CA_BUNDLE")
+        if ca is not None and not ca.is_file():
+            raise SettingsError(f"REVOPS_SALESFORCE_CA_BUNDLE: no such CA file: {ca}")
+        version = _optional(env, "REVOPS_SALESFORCE_API_VERSION") or base.api_version
+        if not re.fullmatch(r"\d+\.0", version):
+            raise SettingsError(
+                f"REVOPS_SALESFORCE_API_VERSION must look like 60.0, not {version!r}"
+            )
+        share = _positive(
+            env,
+            "REVOPS_SALESFORCE_API_BUDGET_SHARE",
+            base.api_budget_share,
+            float,
+            "a share of the daily API requests (0 < share <= 1)",
+        )
+        if share > 1:
+            raise SettingsError(
+                f"REVOPS_SALESFORCE_API_BUDGET_SHARE must be at most 1, not {share!r}"
+            )
+        retries_raw = env.get("REVOPS_SALESFORCE_MAX_RETRIES", "").strip()
+        if retries_raw and not retries_raw.isdigit():
+            raise SettingsError(
+                f"REVOPS_SALESFORCE_MAX_RETRIES must be a non-negative integer, not {retries_raw!r}"
+            )
+        return cls(
+            instance_url=urls["REVOPS_SALESFORCE_INSTANCE_URL"],
+            login_url=urls["REVOPS_SALESFORCE_LOGIN_URL"],
+            username=_optional(env, "REVOPS_SALESFORCE_USERNAME"),
+            password=_optional(env, "REVOPS_SALESFORCE_PASSWORD"),
+            security_token=_optional(env, "REVOPS_SALESFORCE_SECURITY_TOKEN"),
+            client_id=_optional(env, "REVOPS_SALESFORCE_CLIENT_ID"),
+            client_secret=_optional(env, "REVOPS_SALESFORCE_CLIENT_SECRET"),
+            jwt_key_file=key,
+            ca_bundle=ca,
+            api_version=version,
+            api_budget_share=share,
+            max_concurrency=_positive_int(
+                env, "REVOPS_SALESFORCE_MAX_CONCURRENCY", base.max_concurrency
+            ),
+            lookback_seconds=_positive_int(
+                env, "REVOPS_SALESFORCE_LOOKBACK_SECONDS", base.lookback_seconds
+            ),
+            max_retries=int(retries_raw) if retries_raw else base.max_retries,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the warehouse and stage live, how batches are cut, how clients reach Kafka."""
@@ -286,6 +400,7 @@ class Settings:
     log_level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
     log_format: str = "text"  # text | json (one object per line, for log shippers)
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
+    salesforce: SalesforceSettings = field(default_factory=SalesforceSettings)
 
     @property
     def warehouse_target(self) -> str:
@@ -339,6 +454,7 @@ class Settings:
             log_level=_choice(env, "REVOPS_LOG_LEVEL", base.log_level, LOG_LEVELS, str.upper),
             log_format=_choice(env, "REVOPS_LOG_FORMAT", base.log_format, LOG_FORMATS, str.lower),
             snowflake=SnowflakeSettings.from_env(env),
+            salesforce=SalesforceSettings.from_env(env),
         )
 
 

@@ -132,6 +132,20 @@ def count_positions_query(
     return f"select count(distinct _source_position) from ({union})", params
 
 
+def fetch_payloads_query(
+    table: str, topic: str | None, *, param: str, as_text: str
+) -> tuple[str, list[str]]:
+    """The `fetch_payloads` query, for either writer's parameter style."""
+    if table not in {t.raw_table for t in TOPICS.values()}:
+        raise WarehouseError(f"not a raw table: {table!r}")
+    where = f" where _topic = {param}" if topic else ""
+    sql = (
+        f"select _source_position, {as_text} from raw.{table}{where} "
+        "order by _loaded_at, _source_position"
+    )
+    return sql, [topic] if topic else []
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -189,6 +203,11 @@ class Warehouse(Protocol):
 
     def load_history(self) -> list[LoadHistoryEntry]:
         """Every stage file loaded, oldest first."""
+        ...
+
+    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
+        """(position, payload JSON text) of the rows of `raw.<table>` (of one topic, if
+        given), in load order: read-only, for extractors that resume from what raw holds."""
         ...
 
     def close(self) -> None: ...
@@ -315,6 +334,12 @@ class DuckDBWarehouse(ConnectionWarehouse):
         )
         row = self.con.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
+
+    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
+        sql, params = fetch_payloads_query(
+            table, topic, param="?", as_text="cast(payload as varchar)"
+        )
+        return [(p, t) for p, t in self.con.execute(sql, params).fetchall()]
 
     def _next_loaded_at(self) -> datetime:
         (newest,) = self.con.execute("select max(loaded_at) from raw.load_history").fetchone()

@@ -47,6 +47,7 @@ from ingest.warehouse import (
     LoadResult,
     WarehouseError,
     count_positions_query,
+    fetch_payloads_query,
     next_loaded_at,
     raw_table_of,
     utc_now,
@@ -190,6 +191,10 @@ class SnowflakeWarehouse(ConnectionWarehouse):
 
     def load_history(self) -> list[LoadHistoryEntry]:
         return [LoadHistoryEntry(*row) for row in self._execute(LOAD_HISTORY_QUERY).fetchall()]
+
+    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
+        sql, params = fetch_payloads_query(table, topic, param="%s", as_text="to_json(payload)")
+        return [(p, t) for p, t in self._execute(sql, params).fetchall()]
 
     def count_positions(self, topic: str, prefix: str, min_offset: int, max_offset: int) -> int:
         sql, params = count_positions_query(

@@ -1,0 +1,2 @@
+-- Deprecated: the old daily-CSV table sf_user (docs/salesforce_migration.md).
+{{ salesforce_legacy('User') }}

@@ -1,0 +1,2 @@
+-- Current state of Salesforce Account (macros/salesforce/salesforce_current.sql).
+{{ salesforce_current('Account') }}

@@ -1,0 +1,2 @@
+-- Every version of a Salesforce User record (macros/salesforce/salesforce_versions.sql).
+{{ salesforce_versions('User') }}
