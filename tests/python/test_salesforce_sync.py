@@ -89,7 +89,7 @@ def test_settings_validate_and_redact() -> None:
 
 # -- against the emulator ---------------------------------------------------------------------
 
-emulator = pytest.importorskip("ingest.salesforce.emulator.server")
+from ingest.salesforce.emulator import server as emulator  # noqa: E402
 from ingest.salesforce.emulator.org import Org  # noqa: E402
 
 
