@@ -136,6 +136,12 @@ def main() -> None:
     parser.add_argument("--dir", default="warehouse/bench")
     parser.add_argument("--kafka-messages", type=int, default=200_000)
     parser.add_argument("--events", help="reuse a generated company in this directory")
+    parser.add_argument(
+        "--salesforce-scale",
+        default=None,
+        choices=["none", "tiny", "small", "medium"],
+        help="scale of the emulated Salesforce org (default: the company's scale; none: skip)",
+    )
     args = parser.parse_args()
 
     root = Path(args.dir)
@@ -257,6 +263,21 @@ def main() -> None:
         report["kafka"] = ", ".join(f"{key}={value}" for key, value in k.items())
     except ImportError as exc:
         report["kafka"] = f"not measured ({exc})"
+
+    sf_scale = args.salesforce_scale or args.scale
+    if sf_scale != "none":
+        from bench.salesforce import run as salesforce_run
+        from ingest.demo import start_mock_kafka
+
+        company = Path(args.events) if args.events else root / "events"
+        kafka, bootstrap = start_mock_kafka()
+        try:
+            report.update(
+                salesforce_run(settings, company, bootstrap, scale=sf_scale, seed=args.seed)
+            )
+        finally:
+            kafka.terminate()
+            kafka.wait(timeout=10)
 
     print(f"\nrevops bench — scale {args.scale}, seed {args.seed}")
     for key, value in report.items():

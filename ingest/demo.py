@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def _print_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict, limit: i
     rel = con.execute(sql, params)
     cols = [d[0] for d in rel.description]
     rows = rel.fetchall()
-    widths = [max(len(c), *(len(str(r[i])) for r in rows[:limit])) for i, c in enumerate(cols)]
+    widths = [max([len(c), *(len(str(r[i])) for r in rows[:limit])]) for i, c in enumerate(cols)]
     print("    " + "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for r in rows[:limit]:
         print("    " + "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)))
@@ -111,11 +112,84 @@ def answer_questions(warehouse: Path, today: date) -> None:
         print(f"\n  Q3. Which team gets each event of ticket {ticket_id}?")
         _print_rows(con, questions.TICKET_EVENT_TEAMS, {"ticket_id": ticket_id})
 
+        (last_won,) = con.execute(
+            "select max(close_date) from marts.fct_opportunity_attribution "
+            "where is_won and close_date <= $today",
+            {"today": today},
+        ).fetchone() or (None,)
+        won_first, won_last = questions.quarter_of(last_won or today)
+        print(f"\n  Q4. Closed Won revenue per team as of each close date, {won_first}..{won_last}")
+        _print_rows(
+            con,
+            questions.WON_REVENUE_BY_TEAM,
+            {"first_day": won_first, "last_day": won_last},
+            limit=8,
+        )
+
         print("\n  Data quality (marts.dq_summary):")
         for measure, value in con.execute("select measure, value from marts.dq_summary").fetchall():
             print(f"    {measure:<45} {value:>10,}")
     finally:
         con.close()
+
+
+def sync_salesforce(
+    settings: Settings, data_dir: Path, bootstrap: str, *, scale: str, seed: int, clock: _Clock
+) -> None:
+    """The Salesforce path: an emulated org whose users are the company's reps (by Okta id),
+    a Bulk API 2.0 backfill over HTTPS, then live changes as CDC events on Kafka, consumed
+    through the same stage → raw path, and a REST incremental for Task and Event (no CDC)."""
+    from ingest.salesforce.cdc import run_cdc
+    from ingest.salesforce.client import SalesforceClient
+    from ingest.salesforce.emulator.command import cdc_publisher
+    from ingest.salesforce.emulator.org import Org, okta_users_from_company
+    from ingest.salesforce.emulator.server import Emulator
+    from ingest.salesforce.sync import Syncer
+    from ingest.topics import SALESFORCE_CDC_OBJECTS, SALESFORCE_OBJECTS
+    from ingest.warehouse import open_warehouse
+
+    clock.step("Salesforce: an emulated org over HTTPS (local CA), users = the company's reps")
+    org = Org("tiny" if scale == "tiny" else "small", seed, okta_users_from_company(data_dir))
+    print("  " + ", ".join(f"{o} {org.count(o):,}" for o in SALESFORCE_OBJECTS))
+    with Emulator(org) as emu:
+        sf = emu.client_settings(settings.salesforce)
+        sf_settings = replace(settings, salesforce=sf)
+
+        def sync(chunk_days: float = 30.0, **kwargs: object) -> None:
+            client = SalesforceClient.connect(sf)
+            with open_warehouse(sf_settings) as warehouse:
+                Syncer(
+                    sf_settings,
+                    warehouse,
+                    client,
+                    out=lambda line: print(f"  {line}"),
+                    chunk_days=chunk_days,
+                ).run(**kwargs)
+
+        clock.step("Salesforce: Bulk API 2.0 backfill of the eight objects into raw")
+        t0 = time.monotonic()
+        sync(objects=list(SALESFORCE_OBJECTS), backfill=True, chunk_days=365.0)
+        calls = sum(emu.stats.values())
+        print(f"  {calls:,} API calls in {time.monotonic() - t0:.1f}s")
+
+        clock.step("Salesforce: 300 live changes → CDC events on Kafka → stage → raw")
+        changes = org.advance(300)
+        gap = org.inject_gap("Opportunity", "GAP_UPDATE", count=3)
+        events = org.drain_cdc()
+        cdc_publisher(bootstrap, settings)(events)
+        print(f"  {len(changes)} changes and {gap}: {len(events)} change events published")
+        with open_warehouse(sf_settings) as warehouse:
+            run_cdc(
+                sf_settings,
+                warehouse,
+                SalesforceClient.connect(sf),
+                list(SALESFORCE_CDC_OBJECTS),
+                bootstrap,
+                until_idle=True,
+                out=lambda line: print(f"  {line}"),
+            )
+        clock.step("Salesforce: REST incremental for Task and Event (no CDC), id reconciliation")
+        sync(objects=["Task", "Event"], reconcile=True)
 
 
 def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
@@ -161,6 +235,8 @@ def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
             progress=lambda msg: print(f"  {msg}", flush=True),
         )
         print(f"  {result.summary()}")
+
+        sync_salesforce(settings, data_dir, bootstrap, scale=scale, seed=seed, clock=clock)
     finally:
         kafka.terminate()
         kafka.wait(timeout=10)
@@ -171,7 +247,8 @@ def run_demo(settings: Settings, *, scale: str = "small", seed: int = 7) -> int:
 
     clock.step("dbt docs generate --static")
     run_dbt(settings, ["docs", "generate", "--static"], quiet=True, check=False)
-    docs = Path(settings.dbt_project_dir) / "target" / "static_index.html"
+    target = settings.dbt_target_path or Path(settings.dbt_project_dir) / "target"
+    docs = Path(target) / "static_index.html"
 
     clock.step("Answers")
     answer_questions(warehouse, datetime.now(UTC).date())

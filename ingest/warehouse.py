@@ -27,7 +27,7 @@ implementation from the target (`REVOPS_DBT_TARGET` or `--target`), in this one 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -133,17 +133,35 @@ def count_positions_query(
 
 
 def fetch_payloads_query(
-    table: str, topic: str | None, *, param: str, as_text: str
+    table: str, topic: str | None, *, param: str, as_text: str, like: str | None = None
 ) -> tuple[str, list[str]]:
     """The `fetch_payloads` query, for either writer's parameter style."""
     if table not in {t.raw_table for t in TOPICS.values()}:
         raise WarehouseError(f"not a raw table: {table!r}")
-    where = f" where _topic = {param}" if topic else ""
+    conditions, params = [], []
+    if topic:
+        conditions.append(f"_topic = {param}")
+        params.append(topic)
+    if like:
+        conditions.append(f"{as_text} like {param}")
+        params.append(like)
+    where = f" where {' and '.join(conditions)}" if conditions else ""
     sql = (
         f"select _source_position, {as_text} from raw.{table}{where} "
         "order by _loaded_at, _source_position"
     )
-    return sql, [topic] if topic else []
+    return sql, params
+
+
+POSITION_CHUNK = 1000  # positions per `in (...)` list
+
+
+def existing_positions_query(table: str, n: int, *, param: str) -> str:
+    """The `existing_positions` query: which of `n` positions `raw.<table>` already holds."""
+    if table not in {t.raw_table for t in TOPICS.values()}:
+        raise WarehouseError(f"not a raw table: {table!r}")
+    values = ", ".join([param] * n)
+    return f"select distinct _source_position from raw.{table} where _source_position in ({values})"
 
 
 def utc_now() -> datetime:
@@ -205,9 +223,17 @@ class Warehouse(Protocol):
         """Every stage file loaded, oldest first."""
         ...
 
-    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
-        """(position, payload JSON text) of the rows of `raw.<table>` (of one topic, if
-        given), in load order: read-only, for extractors that resume from what raw holds."""
+    def fetch_payloads(
+        self, table: str, topic: str | None = None, like: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(position, payload JSON text) of the rows of `raw.<table>` (of one topic, and whose
+        JSON text matches the SQL `like` pattern, if given), in load order: read-only, for
+        extractors that resume from what raw holds."""
+        ...
+
+    def existing_positions(self, table: str, positions: Sequence[str]) -> set[str]:
+        """The subset of `positions` that `raw.<table>` already holds: lets an extractor skip
+        record versions it read before (a look-back, a re-backfill) instead of re-landing them."""
         ...
 
     def close(self) -> None: ...
@@ -335,11 +361,21 @@ class DuckDBWarehouse(ConnectionWarehouse):
         row = self.con.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
 
-    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
+    def fetch_payloads(
+        self, table: str, topic: str | None = None, like: str | None = None
+    ) -> list[tuple[str, str]]:
         sql, params = fetch_payloads_query(
-            table, topic, param="?", as_text="cast(payload as varchar)"
+            table, topic, param="?", as_text="cast(payload as varchar)", like=like
         )
         return [(p, t) for p, t in self.con.execute(sql, params).fetchall()]
+
+    def existing_positions(self, table: str, positions: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(positions), POSITION_CHUNK):
+            chunk = list(positions[i : i + POSITION_CHUNK])
+            sql = existing_positions_query(table, len(chunk), param="?")
+            found.update(p for (p,) in self.con.execute(sql, chunk).fetchall())
+        return found
 
     def _next_loaded_at(self) -> datetime:
         (newest,) = self.con.execute("select max(loaded_at) from raw.load_history").fetchone()

@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext, suppress
 from datetime import datetime
 from typing import Any
@@ -42,11 +42,13 @@ from ingest.topics import QUARANTINE_SOURCE, QUARANTINE_TABLE, TOPICS
 from ingest.warehouse import (
     LOAD_HISTORY_COLUMNS,
     LOAD_HISTORY_QUERY,
+    POSITION_CHUNK,
     ConnectionWarehouse,
     LoadHistoryEntry,
     LoadResult,
     WarehouseError,
     count_positions_query,
+    existing_positions_query,
     fetch_payloads_query,
     next_loaded_at,
     raw_table_of,
@@ -192,9 +194,21 @@ class SnowflakeWarehouse(ConnectionWarehouse):
     def load_history(self) -> list[LoadHistoryEntry]:
         return [LoadHistoryEntry(*row) for row in self._execute(LOAD_HISTORY_QUERY).fetchall()]
 
-    def fetch_payloads(self, table: str, topic: str | None = None) -> list[tuple[str, str]]:
-        sql, params = fetch_payloads_query(table, topic, param="%s", as_text="to_json(payload)")
+    def fetch_payloads(
+        self, table: str, topic: str | None = None, like: str | None = None
+    ) -> list[tuple[str, str]]:
+        sql, params = fetch_payloads_query(
+            table, topic, param="%s", as_text="to_json(payload)", like=like
+        )
         return [(p, t) for p, t in self._execute(sql, params).fetchall()]
+
+    def existing_positions(self, table: str, positions: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(positions), POSITION_CHUNK):
+            chunk = list(positions[i : i + POSITION_CHUNK])
+            sql = existing_positions_query(table, len(chunk), param="%s")
+            found.update(p for (p,) in self._execute(sql, chunk).fetchall())
+        return found
 
     def count_positions(self, topic: str, prefix: str, min_offset: int, max_offset: int) -> int:
         sql, params = count_positions_query(

@@ -370,6 +370,7 @@ def consume(
     progress: Callable[[str], None] | None = None,
     warehouse: Warehouse | None = None,
     idle_timeout_s: float = 30.0,
+    join_timeout_s: float | None = None,
     stop: threading.Event | None = None,
 ) -> ConsumeResult:
     """Consume `topics` into the stage and raw until stopped (see the module docstring)."""
@@ -385,6 +386,7 @@ def consume(
         for sig in (signal.SIGTERM, signal.SIGINT):
             previous_handlers[sig] = signal.signal(sig, lambda *_: stop.set())
 
+    join_timeout = join_timeout_s if join_timeout_s is not None else max(2 * idle_timeout_s, 60.0)
     started = time.monotonic()
     last_message = started
     try:
@@ -450,9 +452,18 @@ def consume(
                 if run.caught_up():
                     run.result.stopped_by = "high watermark"
                     break
-                # Idle only counts once partitions are assigned: joining a group can take a while.
-                idle_since = max(last_message, run.assigned_at or now)
-                if now - idle_since > idle_timeout_s:
+                # Idle only counts once partitions are assigned: joining a group can take a while,
+                # but not forever (topics that do not exist, a group that never settles).
+                if run.assigned_at is None:
+                    if now - started > join_timeout:
+                        log.warning(
+                            "no partition of %s was assigned within %.0f s; stopping",
+                            ", ".join(topics),
+                            now - started,
+                        )
+                        run.result.stopped_by = "no partitions assigned"
+                        break
+                elif now - max(last_message, run.assigned_at) > idle_timeout_s:
                     run.result.stopped_by = "idle timeout"
                     break
         run.flush()

@@ -34,9 +34,17 @@ def add_ingest_parser(ing_sub: argparse._SubParsersAction) -> argparse.ArgumentP
     parser.add_argument(
         "--reconcile", action="store_true", help="compare the full id set with raw: tombstones"
     )
-    parser.add_argument("--cdc", action="store_true", help="consume the CDC topics (not built)")
-    parser.add_argument("--until-idle", action="store_true")
-    parser.add_argument("--bootstrap")
+    parser.add_argument(
+        "--cdc",
+        action="store_true",
+        help="consume the CDC topics salesforce.cdc.<Object>, then re-fetch gaps and overflows",
+    )
+    parser.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="with --cdc: stop once every partition is at the high watermark seen at start",
+    )
+    parser.add_argument("--bootstrap", help="with --cdc: Kafka bootstrap servers")
     parser.set_defaults(func=cmd_ingest_salesforce)
     return parser
 
@@ -52,9 +60,7 @@ def cmd_ingest_salesforce(args: argparse.Namespace, settings: Settings) -> int:
     except ValueError as exc:
         raise SalesforceSyncError(str(exc)) from None
     if args.cdc:
-        raise SalesforceSyncError(
-            "--cdc is not available yet in this extractor; use `revops ingest kafka`"
-        )
+        return _cmd_cdc(args, settings, objects)
     if args.since and args.until and args.since >= args.until:
         raise SalesforceSyncError("--since must be before --until")
     client = SalesforceClient.connect(settings.salesforce)
@@ -66,4 +72,45 @@ def cmd_ingest_salesforce(args: argparse.Namespace, settings: Settings) -> int:
             until=args.until,
             reconcile=args.reconcile,
         )
+    return 0
+
+
+def _cmd_cdc(args: argparse.Namespace, settings: Settings, objects: list[str]) -> int:
+    from ingest.cli import _holding_warehouse
+    from ingest.kafka.consumer import BrokerUnavailableError
+    from ingest.salesforce.cdc import cdc_objects, run_cdc
+    from ingest.salesforce.client import SalesforceClient, SalesforceSyncError
+    from ingest.warehouse import open_warehouse
+
+    clash = [
+        flag
+        for flag, value in (
+            ("--backfill", args.backfill),
+            ("--since", args.since),
+            ("--until", args.until),
+            ("--reconcile", args.reconcile),
+        )
+        if value
+    ]
+    if clash:
+        raise SalesforceSyncError(f"--cdc cannot be combined with {', '.join(clash)}")
+    selected = cdc_objects(objects)
+    if not selected:
+        raise SalesforceSyncError(
+            f"none of {', '.join(objects)} has Change Data Capture; leave out --cdc"
+        )
+    skipped = [o for o in objects if o not in selected]
+    if skipped and args.objects:
+        print(f"no CDC for {', '.join(skipped)}: synchronise them without --cdc")
+    bootstrap = args.bootstrap or settings.kafka_bootstrap
+    if not bootstrap:
+        raise SalesforceSyncError(
+            "no Kafka bootstrap servers: pass --bootstrap or set REVOPS_KAFKA_BOOTSTRAP"
+        )
+    client = SalesforceClient.connect(settings.salesforce)
+    try:
+        with _holding_warehouse(args, settings), open_warehouse(settings) as warehouse:
+            run_cdc(settings, warehouse, client, selected, bootstrap, until_idle=args.until_idle)
+    except BrokerUnavailableError as exc:
+        raise SalesforceSyncError(str(exc)) from exc
     return 0

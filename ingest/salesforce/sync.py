@@ -24,11 +24,12 @@ from ingest.landing import land_batch
 from ingest.salesforce import records as rec
 from ingest.salesforce.client import BudgetExhausted, SalesforceClient
 from ingest.settings import Settings
-from ingest.topics import SALESFORCE_OBJECTS, salesforce_raw_table
+from ingest.topics import SALESFORCE_OBJECTS, TOPICS, salesforce_raw_table
 from ingest.warehouse import Warehouse
 
 DEFAULT_SINCE = datetime(2000, 1, 1, tzinfo=UTC)
 DELETED_WINDOW = timedelta(days=30)
+REFETCH_BATCH = 200  # ids per `WHERE Id IN (...)` re-fetch query
 
 
 @dataclass
@@ -70,6 +71,7 @@ class SyncState:
     describes: dict[str, dict] = field(default_factory=dict)
     checkpoints: list[dict] = field(default_factory=list)
     gaps_handled: set[str] = field(default_factory=set)
+    overflows_handled: set[str] = field(default_factory=set)  # GAP_OVERFLOW raw positions
 
     @classmethod
     def read(cls, warehouse: Warehouse) -> SyncState:
@@ -83,6 +85,8 @@ class SyncState:
                 state.checkpoints.append(payload)
             elif payload.get("kind") == "gap" and payload.get("replay_position"):
                 state.gaps_handled.add(payload["replay_position"])
+            elif payload.get("kind") == "overflow" and payload.get("replay_position"):
+                state.overflows_handled.add(payload["replay_position"])
         return state
 
     def latest(self, sobject: str, modes: Sequence[str]) -> dict | None:
@@ -141,7 +145,21 @@ class Syncer:
         if not messages:
             return 0
         with self._land_lock:
+            messages = self._unseen(messages)
             return land_batch(messages, self.settings, self.warehouse).rows_inserted
+
+    def _unseen(self, messages: list[SourceMessage]) -> list[SourceMessage]:
+        """Drop record versions raw already holds. A version is its position (object, Id,
+        SystemModstamp); reading it again (the look-back, a re-backfill) differs only in
+        `extracted_at` / `job_id`, so the first read is kept and the re-read is not a conflict."""
+        by_table: dict[str, list[str]] = {}
+        for m in messages:
+            if m.topic.startswith("salesforce.records."):
+                by_table.setdefault(TOPICS[m.topic].raw_table, []).append(m.source_position)
+        seen: set[str] = set()
+        for table, positions in by_table.items():
+            seen |= self.warehouse.existing_positions(table, positions)
+        return [m for m in messages if m.source_position not in seen] if seen else messages
 
     # -- describe ---------------------------------------------------------------------------
 
@@ -152,7 +170,12 @@ class Syncer:
         previous = self.state.describes.get(sobject)
         if previous and previous.get("schema_version") != version:
             result.drift = rec.describe_drift(previous.get("fields"), fields)
-        self.land([rec.describe_message(sobject, version, fields, self.now())])
+        if not previous or previous.get("schema_version") != version:
+            # The same version again would be the same position with another `described_at`:
+            # a position conflict in quarantine, not a new schema version.
+            message = rec.describe_message(sobject, version, fields, self.now())
+            self.land([message])
+            self.state.describes[sobject] = orjson.loads(message.value)
         result.schema_version = version
         return version, rec.extraction_fields(fields), rec.field_types(fields)
 
@@ -167,6 +190,11 @@ class Syncer:
         resume = self.state.latest_chunk_end(sobject)
         if resume and rec.parse_datetime(resume) > start:
             start = rec.parse_datetime(resume)
+        earliest = self.earliest_modstamp(sobject)
+        if earliest is None:
+            start = until or datetime.now(UTC)  # nothing to read: one checkpoint-free pass
+        elif earliest > start:
+            start = earliest  # no empty chunks (and their Bulk jobs) before the first record
         end_all = until or datetime.now(UTC)
         select = ", ".join(names)
         while start < end_all:
@@ -200,9 +228,24 @@ class Syncer:
             start = end
         return result
 
+    def earliest_modstamp(self, sobject: str) -> datetime | None:
+        """The oldest SystemModstamp of the object, deleted records included: one REST call."""
+        page = self.client.query_all_page(
+            f"SELECT Id, SystemModstamp FROM {sobject} ORDER BY SystemModstamp LIMIT 1"
+        )
+        rows = page.get("records") or []
+        return rec.parse_datetime(rows[0]["SystemModstamp"]) if rows else None
+
     def incremental(
-        self, sobject: str, since: datetime | None = None, mode: str = "incremental"
+        self,
+        sobject: str,
+        since: datetime | None = None,
+        mode: str = "incremental",
+        last_page: Callable[[str | None], list[SourceMessage]] | None = None,
     ) -> ObjectResult:
+        """REST queryAll of `SystemModstamp >= since` (default: the latest checkpoint minus the
+        look-back), one landed batch per page with its checkpoint. `last_page(watermark)` gives
+        messages landed in the same batch as the last page (e.g. the CDC `overflow` entry)."""
         result = ObjectResult(sobject, mode)
         version, names, types = self.describe(sobject, result)
         lookback = timedelta(seconds=self.settings.salesforce.lookback_seconds)
@@ -241,13 +284,36 @@ class Syncer:
                     records=len(rows),
                 )
             )
+            last = page.get("done", True) or not page.get("nextRecordsUrl")
+            if last and last_page is not None:
+                messages.extend(last_page(wm[0]))
             result.inserted += self.land(messages)
             result.records += len(rows)
-            if page.get("done", True) or not page.get("nextRecordsUrl"):
+            if last:
                 break
             page = self.client.query_all_page(next_url=page["nextRecordsUrl"])
         result.watermark = wm[0]
         return result
+
+    def refetch(
+        self, sobject: str, ids: Sequence[str], result: ObjectResult
+    ) -> tuple[str, list[dict], list[str]]:
+        """Re-read records by Id over REST queryAll (deleted ones come back with IsDeleted),
+        `REFETCH_BATCH` ids per query: (schema version, typed records, ids not returned:
+        hard-deleted or purged)."""
+        version, names, types = self.describe(sobject, result)
+        wanted = list(dict.fromkeys(ids))
+        valid = [i for i in wanted if i.isascii() and i.isalnum()]  # never quote-injected
+        found: dict[str, dict] = {}
+        for start in range(0, len(valid), REFETCH_BATCH):
+            batch = valid[start : start + REFETCH_BATCH]
+            quoted = ", ".join(f"'{i}'" for i in batch)
+            soql = f"SELECT {', '.join(names)} FROM {sobject} WHERE Id IN ({quoted})"
+            for raw in self.client.query_all(soql):
+                record = rec.type_record(raw, types)
+                found[record["Id"]] = record
+        missing = [i for i in wanted if i not in found]
+        return version, [found[i] for i in wanted if i in found], missing
 
     def hard_deletes(self, sobject: str, result: ObjectResult) -> None:
         now = datetime.now(UTC).replace(microsecond=0)
@@ -285,7 +351,9 @@ class Syncer:
         ids: set[str] = set()
         gone: set[str] = set()
         table = salesforce_raw_table(sobject)
-        for position, text in self.warehouse.fetch_payloads(table):
+        with self._land_lock:  # one DuckDB connection: reads are serialised with the loads
+            rows = self.warehouse.fetch_payloads(table)
+        for position, text in rows:
             if position.startswith("salesforce:"):
                 source, _, _, record_id = position[len("salesforce:") :].split("/")[:4]
                 (gone if source == "reconcile" else ids).add(record_id)

@@ -1,4 +1,5 @@
-{#- The keys of a JSON object as comma-joined text ('' when absent): the fields a snapshot carries. -#}
+{#- The keys of a JSON object, sorted, as comma-joined text ('' when absent): the fields a snapshot
+    carries. Sorted, so the same record read with its keys in another order hashes the same. -#}
 {% macro json_object_keys_csv(column, path) -%}
     {{ return(adapter.dispatch('json_object_keys_csv', 'revops')(column, path)) }}
 {%- endmacro %}
@@ -8,11 +9,11 @@
 {%- endmacro %}
 
 {% macro duckdb__json_object_keys_csv(column, path) -%}
-    coalesce(array_to_string(json_keys({{ column }}, '$.{{ path }}'), ','), '')
+    coalesce(array_to_string(list_sort(json_keys({{ column }}, '$.{{ path }}')), ','), '')
 {%- endmacro %}
 
 {#- Through the JSON text of the key list (API names hold no quote, comma or bracket): one
     spelling that the local fakesnow server also runs. -#}
 {% macro snowflake__json_object_keys_csv(column, path) -%}
-    coalesce(replace(replace(replace(to_json(object_keys({{ column }}:{{ path }})), '[', ''), ']', ''), '"', ''), '')
+    coalesce(replace(replace(replace(to_json(array_sort(object_keys({{ column }}:{{ path }}))), '[', ''), ']', ''), '"', ''), '')
 {%- endmacro %}

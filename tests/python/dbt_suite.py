@@ -34,6 +34,63 @@ def tiny_company_batches(root: Path) -> list[dict[str, Path]]:
         first, second = root / f"{topic}.1.jsonl", root / f"{topic}.2.jsonl"
         split_file(Path(info["path"]), first, second)
         batches[0][topic], batches[1][topic] = first, second
+    for batch, salesforce in zip(
+        batches, salesforce_batches(root, root / "events", 11), strict=True
+    ):
+        batch.update(salesforce)
+    return batches
+
+
+def salesforce_batches(root: Path, company: Path, seed: int) -> list[dict[str, Path]]:
+    """An emulated org whose users are the company's reps: batch 1 a Bulk-style snapshot of
+    every object (with its describe), batch 2 live changes as CDC events (and a REST read of
+    the two objects without CDC), the shapes the extractor lands."""
+    from datetime import UTC, datetime
+
+    from ingest.salesforce import records as rec
+    from ingest.salesforce.emulator.org import Org, okta_users_from_company
+    from ingest.topics import SALESFORCE_CDC_OBJECTS, SALESFORCE_OBJECTS
+
+    cached = root / "salesforce"
+    cached.mkdir(parents=True)
+    org = Org("tiny", seed, okta_users_from_company(company))
+    at = "2026-11-01T00:00:00.000Z"
+
+    def snapshot(sobject: str, source: str) -> tuple[list[bytes], bytes]:
+        fields = rec.trim_describe(org.describe(sobject))
+        version, types = rec.schema_version(fields), rec.field_types(fields)
+        rows = [rec.type_record(r, types) for r in org.current_records(sobject)]
+        lines = [m.value for m in rec.record_messages(sobject, source, version, rows, at)]
+        describe = rec.describe_message(sobject, version, fields, at).value
+        return lines, describe
+
+    batches: list[dict[str, Path]] = [{}, {}]
+    describes = []
+    for sobject in SALESFORCE_OBJECTS:
+        lines, describe = snapshot(sobject, "bulk")
+        describes.append(describe)
+        path = cached / f"salesforce.records.{sobject}.1.jsonl"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+        batches[0][f"salesforce.records.{sobject}"] = path
+    path = cached / "salesforce.describe.1.jsonl"
+    path.write_bytes(b"".join(d + b"\n" for d in describes))
+    batches[0]["salesforce.describe"] = path
+
+    org.now = datetime(2026, 11, 1, 6, tzinfo=UTC)
+    org.advance(150)
+    by_topic: dict[str, list[bytes]] = {}
+    for topic, _key, value in org.drain_cdc():
+        by_topic.setdefault(topic, []).append(value)
+    for sobject in SALESFORCE_CDC_OBJECTS:
+        topic = f"salesforce.cdc.{sobject}"
+        path = cached / f"{topic}.2.jsonl"
+        path.write_bytes(b"".join(v + b"\n" for v in by_topic.get(topic, [])))
+        batches[1][topic] = path
+    for sobject in ("Task", "Event"):
+        lines, _ = snapshot(sobject, "rest")
+        path = cached / f"salesforce.records.{sobject}.2.jsonl"
+        path.write_bytes(b"".join(line + b"\n" for line in lines))
+        batches[1][f"salesforce.records.{sobject}"] = path
     return batches
 
 

@@ -239,6 +239,26 @@ def test_bounded_mode_stops_at_the_watermark_seen_at_start(
     assert result.messages >= 500
 
 
+def test_bounded_mode_stops_when_no_partition_is_ever_assigned(
+    kafka_bootstrap: str, unique_name: str, tmp_path: Path
+) -> None:
+    """A subscription that never gets partitions (a topic that does not exist) must not make
+    bounded mode wait forever: it stops after the join timeout and says why."""
+    topic = f"{TOPIC}.{unique_name}.missing"
+    started = time.monotonic()
+    result = consume_topic(
+        settings_for(tmp_path, f"g-{unique_name}"),
+        topic,
+        kafka_bootstrap,
+        until_idle=True,
+        idle_timeout_s=2.0,
+        join_timeout_s=4.0,
+    )
+    assert result.stopped_by == "no partitions assigned"
+    assert result.rows_inserted == 0
+    assert time.monotonic() - started < 30
+
+
 def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(BrokerUnavailableError, match=r"cannot reach Kafka at 127\.0\.0\.1:9"):

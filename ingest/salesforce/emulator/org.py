@@ -774,7 +774,11 @@ class Org:
         for i in range(n_opps):
             close = self._stamp_between(history_start + timedelta(days=30), close_hi)
             created = close - timedelta(days=rnd.randrange(10, 180), seconds=rnd.randrange(86_400))
+            # Nothing is created after the org's clock: an opportunity closing next quarter
+            # was opened already, so its SystemModstamp is never in the future.
             created = max(created, history_start)
+            if created >= end:
+                created = self._stamp_between(end - timedelta(days=30), end)
             if close < self.now:
                 stage = "Closed Won" if rnd.random() < 0.35 else "Closed Lost"
             else:

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +22,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from ingest.salesforce.emulator.org import Org, OrgError, parse_ts, sf_id, ts
+from ingest.settings import SalesforceSettings
 
 PAGE_SIZE = 2000
 MAX_OPEN_CURSORS = 100
@@ -120,6 +122,20 @@ class Emulator:
     @property
     def instance_url(self) -> str:
         return f"https://localhost:{self.port}"
+
+    def client_settings(self, base: SalesforceSettings | None = None) -> SalesforceSettings:
+        """Settings that reach this emulator (it accepts any credentials), over `base`'s
+        budget, pacing and retry settings."""
+        return replace(
+            base or SalesforceSettings(),
+            instance_url=self.instance_url,
+            login_url=None,
+            username="dev@revops.example",
+            password="emulator",
+            client_id="revops-dev",
+            client_secret="emulator",
+            ca_bundle=Path(self.ca_bundle),
+        )
 
     def issue_token(self) -> str:
         token = "00D5g000000EMUL!" + secrets.token_urlsafe(24)

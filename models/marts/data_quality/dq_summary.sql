@@ -30,6 +30,22 @@ measures as (
     select 'ticket_events_unresolved_' || unresolved_reason, sum(ticket_events)
     from {{ ref('dq_unresolved_ticket_attributions') }}
     group by unresolved_reason
+    union all
+    select 'salesforce_objects_not_reconciled', count(*)
+    from {{ ref('dq_salesforce_reconciliation') }}
+    where not is_reconciled
+    union all
+    select 'salesforce_orphan_opportunities', count(*)
+    from {{ ref('dq_salesforce_orphan_opportunities') }}
+    union all
+    select 'salesforce_cdc_gaps_unhandled', count(*)
+    from {{ ref('dq_salesforce_cdc_gaps') }}
+    where not handled
+    union all
+    select 'opportunities_unresolved_' || replace(unresolved_reason, ' ', '_'), count(*)
+    from {{ ref('fct_opportunity_attribution') }}
+    where unresolved_reason is not null
+    group by unresolved_reason
 
 )
 
