@@ -1,0 +1,123 @@
+"""The backfill DAG's parameters: validation and chunking (pure functions, no Airflow needed).
+
+`source` is one of
+- `kafka:<topic>` — replays the topic's exported JSONL files, one per day
+  (`$REVOPS_REPLAY_DIR/<topic>/<YYYY-MM-DD>.jsonl`, default `warehouse/replay`), through the same
+  stage → raw path as the consumer (`revops ingest file`: a file raw already holds is a no-op);
+- `salesforce:<Object>` — `revops ingest salesforce --objects <Object> --backfill --since --until`;
+- `dbt:<selection>` — no landing, only the rebuild of the selection.
+then one `revops build` (of the source's downstream selection, `--full-refresh` if asked).
+
+The lists below mirror `ingest.topics` (the Airflow venv does not import `ingest`);
+tests/airflow/test_backfill_params.py fails when they drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+EVENT_TOPICS = ("admin.membership.v1", "okta.system_log.v1", "zendesk.ticket_events.v1")
+SALESFORCE_OBJECTS = (
+    "Account",
+    "Contact",
+    "Lead",
+    "Opportunity",
+    "OpportunityLineItem",
+    "User",
+    "Task",
+    "Event",
+)
+# The dbt sources behind each topic: the rebuild after a landing selects their descendants.
+TOPIC_DBT_SOURCE = {
+    "admin.membership.v1": "admin_service",
+    "okta.system_log.v1": "okta",
+    "zendesk.ticket_events.v1": "zendesk",
+}
+CHUNK_UNITS = {"day": 1, "week": 7}
+MAX_DAYS = 3660
+
+
+class BackfillParamError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    kind: str  # kafka | salesforce | dbt
+    name: str  # topic, object or dbt selection
+    start: date
+    end: date  # exclusive
+    chunk: str
+    full_refresh: bool
+
+    @property
+    def build_select(self) -> str:
+        if self.kind == "kafka":
+            return f"source:{TOPIC_DBT_SOURCE[self.name]}+"
+        if self.kind == "salesforce":
+            return "source:salesforce+"
+        return self.name
+
+    def chunks(self) -> list[dict[str, str]]:
+        step = timedelta(days=CHUNK_UNITS[self.chunk])
+        out, cursor = [], self.start
+        while cursor < self.end:
+            nxt = min(cursor + step, self.end)
+            out.append({"start": cursor.isoformat(), "end": nxt.isoformat()})
+            cursor = nxt
+        return out
+
+
+def _date(params: dict, key: str) -> date:
+    value = params.get(key)
+    if not value:
+        raise BackfillParamError(f"param {key!r} is required (an ISO date, e.g. 2026-01-31)")
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise BackfillParamError(
+            f"param {key!r} is not an ISO date: {value!r} (e.g. 2026-01-31)"
+        ) from None
+
+
+def validate(params: dict, *, today: date | None = None) -> BackfillPlan:
+    """The plan `params` describe, or BackfillParamError with one line saying what is wrong."""
+    source = str(params.get("source") or "").strip()
+    kind, sep, name = source.partition(":")
+    if not sep or not name:
+        raise BackfillParamError(
+            f"param 'source' must be kafka:<topic>, salesforce:<Object> or dbt:<selection>, "
+            f"not {source!r}"
+        )
+    if kind == "kafka" and name not in EVENT_TOPICS:
+        raise BackfillParamError(
+            f"unknown Kafka topic {name!r}; choose from {', '.join(EVENT_TOPICS)}"
+        )
+    if kind == "salesforce" and name not in SALESFORCE_OBJECTS:
+        raise BackfillParamError(
+            f"unknown Salesforce object {name!r}; choose from {', '.join(SALESFORCE_OBJECTS)}"
+        )
+    if kind not in ("kafka", "salesforce", "dbt"):
+        raise BackfillParamError(
+            f"unknown source kind {kind!r} in {source!r}; use kafka:, salesforce: or dbt:"
+        )
+    start, end = _date(params, "start"), _date(params, "end")
+    if start >= end:
+        raise BackfillParamError(
+            f"'start' ({start}) must be before 'end' ({end}); end is exclusive"
+        )
+    today = today or date.today()
+    if end > today + timedelta(days=1):
+        raise BackfillParamError(f"'end' ({end}) is in the future (today is {today})")
+    if (end - start).days > MAX_DAYS:
+        raise BackfillParamError(f"range of {(end - start).days} days exceeds {MAX_DAYS}")
+    chunk = str(params.get("chunk") or "day")
+    if chunk not in CHUNK_UNITS:
+        raise BackfillParamError(f"param 'chunk' must be day or week, not {chunk!r}")
+    full_refresh = params.get("full_refresh", False)
+    if not isinstance(full_refresh, bool):
+        raise BackfillParamError(
+            f"param 'full_refresh' must be true or false, not {full_refresh!r}"
+        )
+    return BackfillPlan(kind, name, start, end, chunk, full_refresh)
