@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from ingest import questions
 from ingest.dbt_runner import build
 from ingest.file_source import ingest_files
 from ingest.generator import generate
@@ -377,3 +378,22 @@ def test_influence_is_the_coverage_teams_at_close(company: Company) -> None:
     # Never the primary team of the same opportunity.
     primary = {(oid, row[2]) for oid, row in company.expected.items()}
     assert not {(oid, team) for oid, team, *_ in got} & primary
+
+
+def test_the_readme_revenue_question_sums_the_attribution(company: Company) -> None:
+    """Q4 (ingest/questions.py, as in the README): Closed Won revenue per team as of each close
+    date, over the reference's attribution of the same opportunities (all Closed Won here)."""
+    expected: dict[str | None, tuple[int, float]] = {}
+    for _owner, _repl, team, _restated, _reason, amount in company.expected.values():
+        deals, total = expected.get(team, (0, 0.0))
+        expected[team] = (deals + 1, total + amount)
+    con = duckdb.connect(str(company.settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            questions.WON_REVENUE_BY_TEAM,
+            {"first_day": date(2000, 1, 1), "last_day": date(2050, 12, 31)},
+        ).fetchall()
+    finally:
+        con.close()
+    assert {team: (deals, total) for team, deals, total, _ in rows} == expected
+    assert len(expected) >= 2  # revenue split across teams (the transfer), not one bucket
