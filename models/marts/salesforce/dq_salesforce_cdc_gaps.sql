@@ -43,8 +43,7 @@ gap_events as (
 
 sync_log as (
 
-    select * from {{ source('salesforce', 'salesforce_sync_log') }}
-    where {{ loaded_as_known_at('_loaded_at') }}
+    select * from {{ ref('stg_salesforce__sync_log') }}
 
 ),
 
@@ -75,7 +74,7 @@ handling_entries as (
         coalesce({{ parse_iso_timestamp(json_text('payload', 'at')) }}, _loaded_at) as handled_at,
         _source_position as source_position
     from sync_log
-    where {{ json_text('payload', 'kind') }} in ('gap', 'overflow')
+    where kind in ('gap', 'overflow')
 
 ),
 

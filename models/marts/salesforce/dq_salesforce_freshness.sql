@@ -37,18 +37,17 @@ loads as (
 
 sync_log as (
 
-    select * from {{ source('salesforce', 'salesforce_sync_log') }}
-    where {{ loaded_as_known_at('_loaded_at') }}
+    select * from {{ ref('stg_salesforce__sync_log') }}
 
 ),
 
 checkpoints as (
 
     select
-        {{ json_text('payload', 'sobject') }} as object,
+        sobject as object,
         max(_loaded_at) as latest_checkpoint_loaded_at
     from sync_log
-    where {{ json_text('payload', 'kind') }} = 'checkpoint'
+    where kind = 'checkpoint'
     group by 1
 
 ),

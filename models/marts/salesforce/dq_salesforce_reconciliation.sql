@@ -19,15 +19,14 @@ with
 
 sync_log as (
 
-    select * from {{ source('salesforce', 'salesforce_sync_log') }}
-    where {{ loaded_as_known_at('_loaded_at') }}
+    select * from {{ ref('stg_salesforce__sync_log') }}
 
 ),
 
 aggregates as (
 
     select
-        {{ json_text('payload', 'sobject') }} as sobject,
+        sobject,
         try_cast({{ json_text('payload', 'count') }} as bigint) as source_count,
         try_cast({{ json_text('payload', 'sum_amount') }} as double) as source_sum_amount,
         {{ parse_iso_timestamp(json_text('payload', 'as_of')) }} as as_of,
@@ -36,7 +35,7 @@ aggregates as (
         _source_position as source_position,
         _loaded_at
     from sync_log
-    where {{ json_text('payload', 'kind') }} = 'source_aggregate'
+    where kind = 'source_aggregate'
 
 ),
 
