@@ -20,10 +20,13 @@ install: $(STAMP)
 demo: install
 	$(BIN)/revops demo --scale small
 
-## The whole suite: lint, dbt build (unit + data tests) on a tiny company, the same on the
-## Snowflake adapter against a local fakesnow server (parity with DuckDB), pytest, then the
-## Airflow DAG checks in their own venvs (Airflow 3.3 and 2.11).
-test: install lint test-dbt test-snowflake test-python test-airflow
+## The whole suite: lint; then, side by side (two cores), dbt build (unit + data tests) of a
+## tiny company on DuckDB and on the Snowflake adapter against a local fakesnow server (parity
+## between them), and the Airflow checks in their own venvs (Airflow 3.3 and 2.11); then pytest.
+## `make test-dbt` alone is the DuckDB half of test-snowflake.
+test: install lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-snowflake test-airflow
+	$(MAKE) --no-print-directory test-python
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,7 +40,7 @@ test-snowflake: install
 	timeout 1200 $(BIN)/python -m tests.python.fakesnow_suite
 
 test-python: install
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist worksteal --durations=25
 
 bench: install
 	$(BIN)/python -m bench.run --scale medium
@@ -62,12 +65,15 @@ AIRFLOW2_STAMP := $(AIRFLOW2_VENV)/.installed-stamp
 AIRFLOW_REQ    := dags/requirements
 AIRFLOW_LOCAL_HOME ?= $(CURDIR)/target/airflow
 AIRFLOW_PORT   ?= 8080
+# OpenLineage events of every task run, one JSON per line (dags/README.md: point it at Marquez
+# with {"type": "http", "url": "http://localhost:5000"}).
+OPENLINEAGE_TRANSPORT ?= {"type": "file", "log_file_path": "$(CURDIR)/target/openlineage/events.jsonl", "append": true}
 
 # The manifest Cosmos renders the dbt task groups from (so DAG parsing never runs dbt).
 AIRFLOW_MANIFEST := $(BIN)/dbt parse --quiet --project-dir . --profiles-dir profiles \
 	--target-path target/cosmos --log-path target/cosmos/logs
 
-.PHONY: airflow-install test-airflow airflow
+.PHONY: airflow-install test-airflow airflow chromium
 
 $(AIRFLOW_STAMP): $(AIRFLOW_REQ)/airflow.txt $(AIRFLOW_REQ)/airflow-constraints.txt
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
@@ -85,8 +91,16 @@ $(AIRFLOW2_STAMP): $(AIRFLOW_REQ)/airflow2.txt $(AIRFLOW_REQ)/airflow2-constrain
 
 airflow-install: $(AIRFLOW_STAMP)
 
+## Debian's chromium and chromedriver for the Airflow UI check (tests/airflow/test_local_airflow.py).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "installing Debian's chromium and chromium-driver"; \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
 ## DagBag integrity, alerts, backfill params on Airflow 3.x, then the DagBag test on 2.11.
-test-airflow: install $(AIRFLOW_STAMP) $(AIRFLOW2_STAMP)
+test-airflow: install $(AIRFLOW_STAMP) $(AIRFLOW2_STAMP) chromium
 	$(AIRFLOW_MANIFEST)
 	$(AIRFLOW_BIN)/python -m pytest -q -p no:cacheprovider tests/airflow
 	$(AIRFLOW2_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/airflow/test_dagbag.py
@@ -95,8 +109,9 @@ test-airflow: install $(AIRFLOW_STAMP) $(AIRFLOW2_STAMP)
 ## the project's DAGs; prints the URL and the login. AIRFLOW_LOCAL_HOME/AIRFLOW_PORT override.
 airflow: install $(AIRFLOW_STAMP)
 	$(AIRFLOW_MANIFEST)
-	@mkdir -p $(AIRFLOW_LOCAL_HOME)
+	@mkdir -p $(AIRFLOW_LOCAL_HOME) target/openlineage
 	@export AIRFLOW_HOME=$(AIRFLOW_LOCAL_HOME) AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags \
+		AIRFLOW__OPENLINEAGE__NAMESPACE=revops AIRFLOW__OPENLINEAGE__TRANSPORT='$(OPENLINEAGE_TRANSPORT)' \
 		AIRFLOW__CORE__LOAD_EXAMPLES=false AIRFLOW__API__PORT=$(AIRFLOW_PORT) \
 		AIRFLOW__COSMOS__ENABLE_TELEMETRY=False AIRFLOW__USAGE_DATA_COLLECTION__ENABLED=False \
 		DO_NOT_TRACK=1 SCARF_NO_ANALYTICS=true \

@@ -7,7 +7,9 @@ SQL served over DuckDB), proven equal to the embedded DuckDB build.
 2. A fakesnow server starts on a free port (stopped at exit, always); database REVOPS is created
    and each batch's raw rows are copied into it (payloads as VARIANT via parse_json).
 3. `dbt build --target fakesnow` — seeds, snapshots, models, data tests, unit tests — full after
-   batch 1, incremental after batch 2; the same on DuckDB.
+   batch 1, incremental after batch 2; the same on DuckDB at the same time (two processes: the
+   builds share nothing), then `dbt source freshness` on DuckDB. The DuckDB half is the dbt
+   suite's work (tests/python/dbt_suite.py, `make test-dbt`), so `make test` runs only this one.
 4. Parity: every staging, intermediate and mart relation (the key marts must exist) hashed
    order-independently on each server (every column cast to text, one md5 per row, md5 of the
    sorted row hashes); PII columns, clear on fakesnow (no masking policies there), get the
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import duckdb
@@ -263,6 +266,15 @@ def dbt(target: str, args: Sequence[str], work: Path, env: dict[str, str], label
         tail = "\n".join(log_file.read_text().splitlines()[-25:])
         raise SuiteError(f"{label}: dbt failed\n" + "\n".join(failed[:20]) + f"\n{tail}")
     return results
+
+
+def both_targets(*calls: tuple[str, Sequence[str], Path, dict[str, str], str]) -> list[dict]:
+    """dbt calls on different targets at the same time; the first failure is raised once all
+    of them have finished (none is left running)."""
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        futures = [pool.submit(dbt, *call) for call in calls]
+        wait(futures)
+    return [future.result() for future in futures]
 
 
 # --- parity ------------------------------------------------------------------------------------
@@ -500,8 +512,12 @@ def run(work: Path) -> int:
             if number == 1
             else ["build", "--exclude-resource-type", "unit_test"]
         )
-        dbt("fakesnow", build, work, sf_env, f"fakesnow-build-{number}")
-        dbt("duckdb", build, work, base_env, f"duckdb-build-{number}")
+        # The two builds read different warehouses and write different target paths: run
+        # them side by side (each is mostly one core: dbt's Python, or the server's DuckDB).
+        both_targets(
+            ("fakesnow", build, work, sf_env, f"fakesnow-build-{number}"),
+            ("duckdb", build, work, base_env, f"duckdb-build-{number}"),
+        )
         # Both passes' SQL: the full-build and the incremental branches of every model.
         for kind in ("compiled", "run"):
             copy = work / f"sql_{number}" / kind
@@ -509,9 +525,13 @@ def run(work: Path) -> int:
             sql_roots.append(copy)
 
     # The SQL production runs: the same project compiled for a target that is not `fakesnow`,
-    # so no shim renders (e.g. ASOF JOIN … MATCH_CONDITION), full and incremental branches.
+    # so no shim renders (e.g. ASOF JOIN … MATCH_CONDITION), full and incremental branches;
+    # alongside, the DuckDB warehouse's `dbt source freshness` (what the dbt suite checks).
     for label, args in (("full", ["compile", "--full-refresh"]), ("incremental", ["compile"])):
-        dbt("snowflake_sql", args, work, sf_env, f"snowflake-sql-{label}")
+        calls = [("snowflake_sql", args, work, sf_env, f"snowflake-sql-{label}")]
+        if label == "full":
+            calls.append(("duckdb", ["source", "freshness"], work, base_env, "duckdb-freshness"))
+        both_targets(*calls)
         copy = work / f"sql_snowflake_{label}" / "compiled"
         shutil.copytree(work / "target_snowflake_sql" / "compiled", copy)
         sql_roots.append(copy)
