@@ -81,6 +81,7 @@ create schema if not exists revops.staging with managed access;
 create schema if not exists revops.intermediate with managed access;
 create schema if not exists revops.marts with managed access;
 create schema if not exists revops.governance with managed access comment = 'policies and their mapping tables';
+create schema if not exists revops.ops with managed access comment = 'run summaries, restatement reports (Airflow)';
 
 grant usage on database revops to role revops_loader;
 grant usage on database revops to role revops_transformer;
@@ -99,6 +100,12 @@ grant select on future tables in schema revops.raw to role revops_engineer;
 grant usage, create table, create view on schema revops.staging to role revops_transformer;
 grant usage, create table, create view on schema revops.intermediate to role revops_transformer;
 grant usage, create table, create view on schema revops.marts to role revops_transformer;
+
+-- ops: the Airflow tasks (as the dbt user) write run summaries and restatement reports;
+-- analysts read the restated attributions.
+grant usage, create table on schema revops.ops to role revops_transformer;
+grant usage on schema revops.ops to role revops_analyst;
+grant select on future tables in schema revops.ops to role revops_analyst;
 
 -- Readers, through future grants: dbt's `create or replace` makes new objects, which get them.
 grant usage on schema revops.marts to role revops_analyst;
