@@ -101,8 +101,8 @@ def post(url: str, payload: Mapping[str, Any], timeout_s: float = TIMEOUT_S) -> 
         return response.status
 
 
-def on_failure_alert(context: Mapping[str, Any]) -> None:
-    """`on_failure_callback` of every task: post the alert; never raise."""
+def send(payload: Mapping[str, Any]) -> bool:
+    """Post `payload` to the webhook of the alerts connection; log, never raise."""
     from _compat import BaseHook
 
     conn_id = alerts_conn_id()
@@ -110,10 +110,50 @@ def on_failure_alert(context: Mapping[str, Any]) -> None:
         url = webhook_url(BaseHook.get_connection(conn_id))
     except Exception as exc:  # not configured: say so in the log, do not fail the callback
         log.warning("no alert sent: connection %r unusable (%s)", conn_id, type(exc).__name__)
-        return
+        return False
     try:
-        status = post(url, build_payload(context))
+        status = post(url, payload)
         log.info("alert posted through connection %r (HTTP %s)", conn_id, status)
+        return True
     except Exception as exc:
         # The URL is a credential: name the connection, not the URL.
         log.warning("alert through connection %r failed: %s", conn_id, type(exc).__name__)
+        return False
+
+
+def on_failure_alert(context: Mapping[str, Any]) -> None:
+    """`on_failure_callback` of every task: post the alert; never raise."""
+    send(build_payload(context))
+
+
+def deadline_payload(context: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """Slack's webhook JSON for a DAG run past its deadline. `context` is what Airflow 3 hands a
+    deadline callback: `dag_run` (the run as the REST API shows it) and `deadline`."""
+    dag_run = (context or {}).get("dag_run") or {}
+    deadline = (context or {}).get("deadline") or {}
+    dag_id = dag_run.get("dag_id") or "?"
+    run_id = dag_run.get("dag_run_id") or dag_run.get("run_id") or "?"
+    headline = f":warning: revops: {dag_id} missed its deadline"
+    detail = f"{what} (deadline {deadline.get('deadline_time', '?')}, run {run_id})"
+    fields = [
+        {"type": "mrkdwn", "text": f"*DAG*\n{dag_id}"},
+        {"type": "mrkdwn", "text": f"*Run*\n{run_id}"},
+        {"type": "mrkdwn", "text": f"*State*\n{dag_run.get('state', '?')}"},
+        {"type": "mrkdwn", "text": f"*Queued at*\n{dag_run.get('queued_at', '?')}"},
+    ]
+    return {
+        "text": f"{headline}: {_text(detail, 300)}",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": _text(headline, 150)}},
+            {"type": "section", "fields": fields},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _text(detail)}},
+        ],
+    }
+
+
+async def on_deadline_missed(context: Mapping[str, Any] | None = None, what: str = "") -> None:
+    """The deadline callback (Airflow 3 `DeadlineAlert`, run by the triggerer): post the alert
+    from a worker thread, so the triggerer's event loop never waits on the webhook."""
+    import asyncio
+
+    await asyncio.to_thread(send, deadline_payload(context, what))

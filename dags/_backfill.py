@@ -14,8 +14,10 @@ tests/airflow/test_backfill_params.py fails when they drift.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 EVENT_TOPICS = ("admin.membership.v1", "okta.system_log.v1", "zendesk.ticket_events.v1")
 SALESFORCE_OBJECTS = (
@@ -67,6 +69,28 @@ class BackfillPlan:
             out.append({"start": cursor.isoformat(), "end": nxt.isoformat()})
             cursor = nxt
         return out
+
+
+_FILE_DAY = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+def replay_files(replay_dir: Path, topic: str, start: str, end: str) -> list[Path]:
+    """The topic's replay files of the days in [start, end): `<replay_dir>/<topic>/*.jsonl` whose
+    name holds a date (`2026-01-05.jsonl`, `part-2026-01-05-0001.jsonl`), in date then name
+    order. A file whose name holds no date belongs to no chunk and is never replayed."""
+    first, stop = date.fromisoformat(start), date.fromisoformat(end)
+    chosen = []
+    for path in (replay_dir / topic).glob("*.jsonl"):
+        match = _FILE_DAY.search(path.name)
+        if not match:
+            continue
+        try:
+            day = date.fromisoformat(match.group(1))
+        except ValueError:
+            continue
+        if first <= day < stop:
+            chosen.append((day, path.name, path))
+    return [path for _, _, path in sorted(chosen)]
 
 
 def _date(params: dict, key: str) -> date:

@@ -186,6 +186,7 @@ def dbt_task_group(group_id: str, *, select: Sequence[str], exclude: Sequence[st
     mode = os.environ.get("REVOPS_COSMOS_EXECUTION_MODE", "watcher").lower()
     if mode not in ("watcher", "local"):
         raise ValueError(f"REVOPS_COSMOS_EXECUTION_MODE must be watcher or local, not {mode!r}")
+    producer_first = os.environ.get("REVOPS_COSMOS_PRODUCER_FIRST", "").lower() in ("1", "true")
     env = {k: v for k, v in warehouse_env().items() if k.startswith(("REVOPS_", "DBT_"))}
     group = DbtTaskGroup(
         group_id=group_id,
@@ -221,10 +222,42 @@ def dbt_task_group(group_id: str, *, select: Sequence[str], exclude: Sequence[st
     # Only the producer (the one `dbt build`) writes the warehouse; the per-model watchers are
     # deferrable sensors and must not take the single warehouse slot.
     # (In LOCAL mode every task runs dbt: all of them take it.)
-    for task_obj in _tasks_in(group):
+    tasks = _tasks_in(group)
+    for task_obj in tasks:
         if mode == "local" or task_obj.task_id.endswith(PRODUCER_WATCHER_TASK_ID):
             task_obj.pool = WAREHOUSE_POOL
+    if mode == "watcher" and producer_first:
+        _watchers_after_producer(tasks)
     return group
+
+
+def _watchers_after_producer(tasks: Sequence[Any]) -> None:
+    """Put the group's producer (the one `dbt build`) upstream of its root watcher sensors.
+
+    For `dag.test()` (REVOPS_COSMOS_PRODUCER_FIRST=1): it runs one task at a time, inline, and a
+    sensor that defers before the producer ran waits for it forever. With this edge the same
+    operators run in production's order of results: the producer builds and publishes each
+    node's result to XCom, then every sensor reads its node's result (and fails if the node
+    failed). `none_failed`: a producer skipped on its retry (Cosmos never runs a second build)
+    still lets the sensors run and fall back to building their model alone, as in production,
+    while a failed upstream of the group (producer upstream_failed) fails them instead of
+    leaving a sensor waiting. On a scheduler the edge would only delay the per-model view, so
+    deployments leave it off."""
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, PRODUCER_WATCHER_TASK_ID
+
+    try:
+        from airflow.task.trigger_rule import TriggerRule
+    except ImportError:  # Airflow 2.x
+        from airflow.utils.trigger_rule import TriggerRule
+
+    by_id = {t.task_id: t for t in tasks}
+    producer = next(t for t in tasks if t.task_id.endswith(PRODUCER_WATCHER_TASK_ID))
+    for task_obj in tasks:
+        if task_obj is producer or task_obj.task_id.endswith(PRODUCER_WATCHER_DONE_TASK_ID):
+            continue
+        if not task_obj.upstream_task_ids & by_id.keys():
+            producer >> task_obj
+            task_obj.trigger_rule = TriggerRule.NONE_FAILED
 
 
 def _tasks_in(group: Any) -> list[Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from _backfill import BackfillParamError, validate
+from _backfill import BackfillParamError, replay_files, validate
 from _common import ASSET_MARTS, DEFAULT_ARGS, PROJECT_DIR, START_DATE, WAREHOUSE_POOL, revops
 from _compat import AirflowFailException, Asset, Param, dag, get_current_context, task
 
@@ -77,11 +77,14 @@ def backfill():
             )  # fmt: skip
         elif plan.kind == "kafka":
             replay = Path(os.environ.get("REVOPS_REPLAY_DIR") or PROJECT_DIR / "warehouse/replay")
-            files = sorted((replay / plan.name).glob(f"*{chunk['start']}*.jsonl"))
+            files = replay_files(replay, plan.name, chunk["start"], chunk["end"])
             if files:
                 revops("ingest", "file", *map(str, files), "--topic", plan.name)
             else:
-                print(f"no replay file for {plan.name} on {chunk['start']} under {replay}")
+                print(
+                    f"no replay file for {plan.name} in [{chunk['start']}, {chunk['end']}) "
+                    f"under {replay / plan.name}"
+                )
 
     @task(pool=WAREHOUSE_POOL, outlets=[Asset(ASSET_MARTS)])
     def build() -> None:

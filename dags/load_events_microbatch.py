@@ -6,8 +6,10 @@ files that name both words).
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
+import _lineage
 from _backfill import EVENT_TOPICS
 from _common import (
     ASSET_MARTS,
@@ -18,10 +20,10 @@ from _common import (
     dbt_task_group,
     revops,
 )
-from _compat import Asset, dag, task
+from _compat import Asset, dag, get_current_context, run_deadline, task
 
 DOC = """
-### Micro-batch: Kafka → raw → marts (every 5 minutes)
+### Micro-batch: Kafka → raw → marts (every 5 minutes; `REVOPS_MICROBATCH_MINUTES`)
 
 1. **consume_kafka** — `revops ingest kafka --until-idle` over the three event topics: reads up to
    the high watermarks seen at start (bounded), commits offsets only after the raw load
@@ -30,8 +32,13 @@ DOC = """
    descendants and those descendants' other parents (dbt's `@`): one task per model, its tests
    after it, run as one `dbt build` (watcher mode) under the warehouse lock.
 
-`max_active_runs=1`: a slow batch delays the next one, never overlaps it. Emits the assets
+`max_active_runs=1`: a slow batch delays the next one, never overlaps it. A run not finished
+15 minutes after it was queued posts a deadline alert (Airflow 3). Emits the assets
 `revops://warehouse/raw/events` and `revops://warehouse/marts`.
+
+**Lineage** (OpenLineage provider): consume_kafka reports the topics as inputs and the stage
+folders and raw tables as outputs, each dbt model task its parents and its table, under the same
+names, so one run is one graph Kafka → stage/raw → staging → marts (dags/README.md).
 
 **Re-run a failed batch**: clear the failed task (and downstream); the next run also catches up
 on its own, since consumption is by offsets, not by the data interval.
@@ -50,9 +57,14 @@ SELECT = [
 ]
 
 
+# The cadence: 5 minutes; REVOPS_MICROBATCH_MINUTES=1 for the low-latency option (README,
+# "Performance": freshness of the loop at each cadence).
+SCHEDULE_MINUTES = int(os.environ.get("REVOPS_MICROBATCH_MINUTES") or 5)
+
+
 @dag(
     dag_id="load_events_microbatch",
-    schedule=timedelta(minutes=5),
+    schedule=timedelta(minutes=SCHEDULE_MINUTES),
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -60,10 +72,16 @@ SELECT = [
     default_args=DEFAULT_ARGS,
     tags=["revops", "ingest", "kafka", "dbt"],
     doc_md=DOC,
+    # The membership freshness SLA: a run still going 15 minutes after it was queued alerts.
+    **run_deadline(15, "micro-batch not done 15 min after it was queued: membership SLA at risk"),
 )
 def load_events_microbatch():
     @task(pool=WAREHOUSE_POOL, outlets=[Asset(ASSET_RAW_EVENTS)])
     def consume_kafka() -> str:
+        # OpenLineage: the topics in; stage folders, raw tables out (names in _lineage.py, so
+        # they join the dbt tasks' events into one graph). The Asset outlet above stays: it is
+        # what the data-aware schedules downstream wait on.
+        _lineage.declare(get_current_context()["task"], *_lineage.kafka_ingest(EVENT_TOPICS))
         args = ["ingest", "kafka", "--until-idle"]
         for topic in EVENT_TOPICS:
             args += ["--topic", topic]

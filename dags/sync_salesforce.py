@@ -17,7 +17,7 @@ from _common import (
     revops,
     revops_python,
 )
-from _compat import Asset, dag, get_current_context, task
+from _compat import Asset, dag, get_current_context, run_deadline, task
 
 CORE_OBJECTS = ("Opportunity", "OpportunityLineItem")
 
@@ -53,6 +53,8 @@ def due(minute: int) -> list[str]:
     default_args=DEFAULT_ARGS,
     tags=["revops", "ingest", "salesforce"],
     doc_md=DOC,
+    # Core revenue objects are due every 10 minutes: a run still going after that alerts.
+    **run_deadline(10, "Salesforce sync not done 10 min after it was queued: revenue SLA at risk"),
 )
 def sync_salesforce():
     @task

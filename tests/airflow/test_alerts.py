@@ -96,3 +96,54 @@ def test_unreachable_webhook_never_raises_nor_logs_the_url(monkeypatch, caplog):
     on_failure_alert(_context())
     assert "failed" in caplog.text
     assert "SECRET-TOKEN" not in caplog.text
+
+
+def test_deadline_miss_posts_slack_json(receiver, monkeypatch):
+    """The deadline callback, called the way Airflow 3's triggerer calls it (awaited, with the
+    simple context the scheduler hands over), posts its alert to the same webhook."""
+    import asyncio
+
+    from _alerts import on_deadline_missed
+
+    base, received = receiver
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_REVOPS_ALERTS", json.dumps({"conn_type": "http", "host": base})
+    )
+    context = {
+        "dag_run": {
+            "dag_id": "load_events_microbatch",
+            "dag_run_id": "scheduled__2026-12-07T09:00:00+00:00",
+            "state": "running",
+            "queued_at": "2026-12-07T09:05:00+00:00",
+        },
+        "deadline": {"id": "d1", "deadline_time": "2026-12-07T09:20:00+00:00"},
+    }
+    asyncio.run(on_deadline_missed(context=context, what="membership SLA at risk"))
+    assert len(received) == 1
+    body = received[0]["json"]
+    assert "load_events_microbatch missed its deadline" in body["text"]
+    assert "membership SLA at risk" in body["text"] and "2026-12-07T09:20:00" in body["text"]
+    fields = " ".join(f["text"] for f in body["blocks"][1]["fields"])
+    assert "scheduled__2026-12-07T09:00:00+00:00" in fields and "running" in fields
+
+
+def test_scheduled_dags_carry_run_deadlines(manifest):
+    """On Airflow 3 the SLA-bound DAGs declare a DeadlineAlert calling the alert callback."""
+    from pathlib import Path
+
+    from _compat import AIRFLOW_3
+
+    from tests.airflow._dagbag import load_dagbag
+    from tests.airflow.conftest import DAGS_DIR
+
+    if not AIRFLOW_3:
+        pytest.skip("run deadlines are an Airflow 3 feature (dags/README.md)")
+    bag = load_dagbag(Path(DAGS_DIR))
+    expected = {"load_events_microbatch": 15, "sync_salesforce": 10, "data_quality_watchdog": 50}
+    for dag_id, minutes in expected.items():
+        deadlines = bag.dags[dag_id].deadline
+        deadlines = deadlines if isinstance(deadlines, list) else [deadlines]
+        assert len(deadlines) == 1, dag_id
+        (alert,) = deadlines
+        assert alert.interval.total_seconds() == minutes * 60, dag_id
+        assert alert.callback.path == "_alerts.on_deadline_missed", dag_id

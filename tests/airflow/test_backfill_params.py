@@ -88,3 +88,27 @@ def test_lists_match_the_project():
     topics, objects = json.loads(out.stdout)
     assert list(EVENT_TOPICS) == topics
     assert list(SALESFORCE_OBJECTS) == objects
+
+
+def test_replay_files_of_a_week_chunk_are_every_day_in_it(tmp_path):
+    """A week chunk replays all seven days' files, no day of the next chunk, none twice."""
+    from _backfill import replay_files, validate
+
+    topic = "admin.membership.v1"
+    folder = tmp_path / topic
+    folder.mkdir()
+    names = [f"2026-01-{day:02d}.jsonl" for day in range(1, 16)]
+    names += ["part-2026-01-03-0002.jsonl", "notes.jsonl", "2026-01-05.json"]
+    for name in names:
+        (folder / name).write_text("{}\n")
+    plan = validate({"source": f"kafka:{topic}", "start": "2026-01-01", "end": "2026-01-15",
+                     "chunk": "week"}, today=TODAY)  # fmt: skip
+    chosen = [
+        [p.name for p in replay_files(tmp_path, topic, c["start"], c["end"])] for c in plan.chunks()
+    ]
+    assert chosen[0] == [
+        "2026-01-01.jsonl", "2026-01-02.jsonl", "2026-01-03.jsonl", "part-2026-01-03-0002.jsonl",
+        "2026-01-04.jsonl", "2026-01-05.jsonl", "2026-01-06.jsonl", "2026-01-07.jsonl",
+    ]  # fmt: skip
+    assert chosen[1] == [f"2026-01-{day:02d}.jsonl" for day in range(8, 15)]
+    assert replay_files(tmp_path, "zendesk.ticket_events.v1", "2026-01-01", "2026-01-08") == []
