@@ -30,11 +30,13 @@ SALESFORCE_OBJECTS = (
     "Task",
     "Event",
 )
-# The dbt sources behind each topic: the rebuild after a landing selects their descendants.
-TOPIC_DBT_SOURCE = {
-    "admin.membership.v1": "admin_service",
-    "okta.system_log.v1": "okta",
-    "zendesk.ticket_events.v1": "zendesk",
+# The staging model of each topic: the rebuild after a landing selects `@<staging model>` (its
+# descendants and their other parents, as the micro-batch does), so a backfill into a warehouse
+# that holds no other source yet builds too.
+TOPIC_STAGING_MODEL = {
+    "admin.membership.v1": "stg_admin_service__membership_events",
+    "okta.system_log.v1": "stg_okta__system_log_events",
+    "zendesk.ticket_events.v1": "stg_zendesk__ticket_events",
 }
 CHUNK_UNITS = {"day": 1, "week": 7}
 MAX_DAYS = 3660
@@ -56,7 +58,7 @@ class BackfillPlan:
     @property
     def build_select(self) -> str:
         if self.kind == "kafka":
-            return f"source:{TOPIC_DBT_SOURCE[self.name]}+"
+            return f"@{TOPIC_STAGING_MODEL[self.name]}"
         if self.kind == "salesforce":
             return "source:salesforce+"
         return self.name

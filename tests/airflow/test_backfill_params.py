@@ -28,7 +28,10 @@ def test_good_params_chunk_by_week():
         {"start": "2026-01-08", "end": "2026-01-15"},
     ]
     assert len(_validate(chunk="day").chunks()) == 14
-    assert _validate(source="kafka:admin.membership.v1").build_select == "source:admin_service+"
+    assert (
+        _validate(source="kafka:admin.membership.v1").build_select
+        == "@stg_admin_service__membership_events"
+    )
 
 
 @pytest.mark.parametrize(
