@@ -24,7 +24,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -262,13 +262,23 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"revops: error: {exc}", file=sys.stderr)
         return 2
-    from ingest.dbt_runner import DbtInterrupted
     from ingest.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
+    return exit_code(lambda: args.func(args, settings))
+
+
+def exit_code(
+    command: Callable[[], int | None], operator_errors: tuple[type[BaseException], ...] = ()
+) -> int:
+    """Run `command` under the CLI's exit-code contract (README, "Exit codes"): 0 done; 2 an
+    error an operator can act on (`_operator_errors()` and `operator_errors`), one line; 128 +
+    the signal when interrupted; 1 an internal error (the traceback with REVOPS_DEBUG=1)."""
+    from ingest.dbt_runner import DbtInterrupted
+
     try:
-        return int(args.func(args, settings) or 0)
-    except _operator_errors() as exc:
+        return int(command() or 0)
+    except (*operator_errors, *_operator_errors()) as exc:
         print(f"revops: error: {exc}", file=sys.stderr)
         return 2
     except DbtInterrupted as exc:

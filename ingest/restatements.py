@@ -59,8 +59,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
 import sys
 import time
 import uuid
@@ -714,35 +712,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"revops: error: {exc}", file=sys.stderr)
         return 2
-    from ingest.cli import _operator_errors
-    from ingest.dbt_runner import DbtInterrupted
+    from ingest.cli import exit_code
     from ingest.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
     run_id = args.run_id or f"manual__{_now():%Y%m%dT%H%M%S}__{uuid.uuid4().hex[:8]}"
-    try:
+
+    def restate() -> int:
         report = run_restatements(settings, run_id=run_id, since=args.since, wait_s=args.wait)
-    except (RestatementError, *_operator_errors()) as exc:
-        print(f"revops: error: {exc}", file=sys.stderr)
-        return 2
-    except DbtInterrupted as exc:
-        print(f"revops: {exc}", file=sys.stderr)
-        return 128 + exc.signum
-    except KeyboardInterrupt:
-        print("revops: interrupted", file=sys.stderr)
-        return 128 + signal.SIGINT
-    except Exception as exc:
-        if os.environ.get("REVOPS_DEBUG"):
-            raise
-        print(
-            f"revops: internal error: {type(exc).__name__}: {exc} "
-            "(rerun with REVOPS_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
-        return 1
-    for line in report.lines():
-        print(line, flush=True)
-    return 0
+        for line in report.lines():
+            print(line, flush=True)
+        return 0
+
+    return exit_code(restate, (RestatementError,))
 
 
 if __name__ == "__main__":
