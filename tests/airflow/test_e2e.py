@@ -24,10 +24,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -191,31 +189,6 @@ def kafka() -> Iterator[Kafka]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-@pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict]]]:
-    """A webhook on loopback recording every JSON body posted to it."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "json": json.loads(body)})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/hooks/revops", received
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _airflow_env(home: Path) -> dict[str, str]:
@@ -458,7 +431,8 @@ def test_a_retried_consume_creates_no_duplicate_rows(env, kafka, tiny_data):
 def test_a_failing_task_posts_the_alert(env, receiver):
     """(d) A task that fails (bad backfill params: `validate_params` fails at once, no retry)
     posts Slack's webhook JSON to the `revops_alerts` connection: a local HTTP receiver."""
-    url, received = receiver
+    base, received = receiver
+    url = f"{base}/hooks/revops"
     env["AIRFLOW_CONN_REVOPS_ALERTS"] = json.dumps({"conn_type": "http", "host": url})
     conf = {"source": "kafka:no.such.topic", "start": "2026-01-01", "end": "2026-01-02"}
 
