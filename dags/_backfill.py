@@ -60,7 +60,10 @@ class BackfillPlan:
         if self.kind == "kafka":
             return f"@{TOPIC_STAGING_MODEL[self.name]}"
         if self.kind == "salesforce":
-            return "source:salesforce+"
+            # `@`: the Salesforce models, their descendants and those descendants' other parents
+            # (the membership models the opportunity attribution joins), so a backfill into an
+            # empty warehouse builds too; on a built one the extra parents are incremental no-ops.
+            return "@source:salesforce"
         return self.name
 
     def chunks(self) -> list[dict[str, str]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from _backfill import BackfillParamError, replay_files, validate
 from _common import ASSET_MARTS, DEFAULT_ARGS, PROJECT_DIR, START_DATE, WAREHOUSE_POOL, revops
 from _compat import AirflowFailException, Asset, Param, dag, get_current_context, task
+from _summary import run_summary_task
 
 DOC = """
 ### Backfill one source over [start, end)
@@ -27,7 +28,12 @@ Trigger with params (UI "Trigger DAG" form, or
 **validate** fails at once, without retries, with one line naming the bad param. Each chunk is one
 mapped task, run in order: a failure leaves the earlier chunks done, and clearing the failed chunk
 resumes there. Every landing is idempotent (positions already in raw are skipped), so running the
-same backfill twice leaves raw and the marts unchanged. **build** runs once at the end.
+same backfill twice leaves raw and the marts unchanged. **build** runs once at the end
+(`@<staging model>` of the topic, `@source:salesforce`, or the selection: the models, their
+descendants and those descendants' other parents, so it builds into an empty warehouse too).
+
+**run_summary** — one row per run in `ops.run_summaries` (task states, durations, counts in /
+inserted / quarantined / rejected); it fails the run, naming them, when another task failed.
 """
 
 
@@ -89,11 +95,15 @@ def backfill():
     @task(pool=WAREHOUSE_POOL, outlets=[Asset(ASSET_MARTS)])
     def build() -> None:
         plan = _plan(dict(get_current_context()["params"]))
-        args = ["build", "--select", plan.build_select]
+        # cautious: a test runs only if all the models it reads are selected (as in the Cosmos
+        # groups); a test on a selected model that also reads an unselected mart would fail on a
+        # warehouse that does not have that mart yet.
+        args = ["build", "--select", plan.build_select, "--indirect-selection", "cautious"]
         revops(*args, *(["--full-refresh"] if plan.full_refresh else []))
 
     chunks = validate_params()
     run_chunk.expand(chunk=chunks) >> build()
+    run_summary_task()
 
 
 backfill()

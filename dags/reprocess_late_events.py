@@ -16,6 +16,7 @@ from _common import (
     revops_python,
 )
 from _compat import Asset, dag, task
+from _summary import run_summary_task
 
 DOC = """
 ### Late events (nightly at 02:30 UTC; trigger it by hand after a late-event flag)
@@ -47,9 +48,13 @@ where run_id = '<run id>' group by all order by 4 desc;
 ```
 
 A run only advances the watermark when it succeeds, so clearing a failed run redoes its scope;
-a run id that already succeeded is not redone. Events the 5-minute micro-batch already built
-were restated by that build (exactly, README "Late events") before this DAG could snapshot
-them; this report covers what this run restates.
+a run id that already succeeded is not redone. The micro-batch reports what each batch restates
+itself (`snapshot_attributions` before its build, `report_restatements` after it, the same
+module in two phases) and advances the same watermark, so this DAG reports what no batch did:
+events landed by hand (`revops ingest file`), or a batch whose report task failed.
+
+**run_summary** — one row per run in `ops.run_summaries` (task states, durations, counts in /
+inserted / quarantined / rejected); it fails the run, naming them, when another task failed.
 """
 
 
@@ -74,6 +79,7 @@ def reprocess_late_events():
         return "\n".join(line for line in lines if "attributions restated" in line)
 
     rebuild_and_report_restatements()
+    run_summary_task()
 
 
 reprocess_late_events()

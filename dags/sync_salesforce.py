@@ -18,6 +18,7 @@ from _common import (
     revops_python,
 )
 from _compat import Asset, dag, get_current_context, run_deadline, task
+from _summary import run_summary_task
 
 CORE_OBJECTS = ("Opportunity", "OpportunityLineItem")
 
@@ -33,6 +34,9 @@ DOC = f"""
    (incremental, checkpointed in raw). The pool `salesforce_api` caps how many run at once.
 
 Emits `revops://warehouse/raw/salesforce`.
+
+**run_summary** — one row per run in `ops.run_summaries` (task states, durations, counts in /
+inserted / quarantined / rejected); it fails the run, naming them, when another task failed.
 """
 
 
@@ -74,6 +78,7 @@ def sync_salesforce():
     objects = due_objects()
     check_budget() >> objects
     sync_object.expand(sobject=objects)
+    run_summary_task()
 
 
 sync_salesforce()

@@ -142,6 +142,7 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
                 full_refresh=args.full_refresh,
                 as_known_at=args.as_known_at,
                 select=args.select,
+                indirect_selection=args.indirect_selection,
                 on_line=on_line,
             )
     except DbtInterrupted:
@@ -206,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild from raw rows loaded up to this instant, into *_as_of_<ts> schemas",
     )
     build.add_argument("--select", "-s", help="dbt selection (default: everything)")
+    build.add_argument(
+        "--indirect-selection",
+        choices=("eager", "cautious", "buildable", "empty"),
+        help=(
+            "which tests of the selected models run (dbt's flag; default eager): cautious runs "
+            "only the tests whose every parent is selected"
+        ),
+    )
     build.set_defaults(func=cmd_build)
 
     for writer in (kafka, file_, salesforce, build):

@@ -206,6 +206,7 @@ def build(
     as_known_at: str | None = None,
     select: str | None = None,
     exclude: str | None = None,
+    indirect_selection: str | None = None,
     vars: dict | None = None,
     quiet: bool = False,
     check: bool = True,
@@ -228,4 +229,6 @@ def build(
         args += ["--select", select]
     if exclude:
         args += ["--exclude", exclude]
+    if indirect_selection:
+        args += ["--indirect-selection", indirect_selection]
     return run_dbt(settings, args, vars=all_vars or None, quiet=quiet, check=check, on_line=on_line)

@@ -72,6 +72,9 @@ from ingest.settings import Settings, SettingsError
 
 STAGE_SELECT = "stg_admin_service__membership_events stg_zendesk__ticket_events"
 BUILD_SELECT = "int_membership_events_deduplicated+ int_ticket_events_attributed+"
+# The staging step only makes the new rows visible to the scope query: its models' tests run in
+# the build that follows (some of them read marts a first build has not made yet).
+STAGE_EXCLUDE = "resource_type:test resource_type:unit_test"
 MEMBERSHIP_STAGING = "staging.stg_admin_service__membership_events"
 TOP_PAIRS = 5
 # On Snowflake loads commit beside builds: a load may commit rows stamped a little before the
@@ -96,8 +99,11 @@ DDL = (
         stage_seconds double,
         snapshot_seconds double,
         build_seconds double,
-        diff_seconds double
+        diff_seconds double,
+        arrivals_after timestamp
     )""",
+    # Tables made before the micro-batch's two-phase runs (snapshot, report) lack the column.
+    "alter table ops.restatement_runs add column if not exists arrivals_after timestamp",
     """create table if not exists ops.restatement_scope (
         run_id varchar not null,
         scope_kind varchar not null,
@@ -209,22 +215,67 @@ class RunReport:
     facts: dict[str, FactSummary]
     stage_seconds: float
     snapshot_seconds: float
-    build_seconds: float
+    build_seconds: float | None  # None: the caller's own dbt build (phase report)
     diff_seconds: float
-    already_done: bool = False
+    # `reported` (a full run or a report phase), `done` (the run id already succeeded),
+    # `snapshotted` (a snapshot phase), `no_snapshot` (a report phase with nothing to diff).
+    outcome: str = "reported"
 
-    def lines(self) -> list[str]:
-        if self.already_done:
-            return [f"restatements {self.run_id}: already recorded in ops.restatement_runs"]
-        scope = (
-            f"scope: {self.repls_in_scope} repls, {self.okta_users_in_scope} okta users, "
+    @classmethod
+    def _empty(cls, run_id: str, outcome: str) -> RunReport:
+        return cls(run_id, None, None, 0, 0, None, {}, 0.0, 0.0, None, 0.0, outcome=outcome)
+
+    @classmethod
+    def done(cls, run_id: str) -> RunReport:
+        return cls._empty(run_id, "done")
+
+    @classmethod
+    def not_snapshotted(cls, run_id: str) -> RunReport:
+        return cls._empty(run_id, "no_snapshot")
+
+    @classmethod
+    def snapshotted(cls, run_id: str, begun: Any) -> RunReport:
+        report = cls._empty(run_id, "snapshotted")
+        report.loaded_after, report.loaded_through = begun.loaded_after, begun.loaded_through
+        report.affected_from = begun.first_day
+        report.stage_seconds, report.snapshot_seconds = begun.stage_seconds, begun.snapshot_seconds
+        return report
+
+    @property
+    def already_done(self) -> bool:
+        return self.outcome == "done"
+
+    def _scope(self) -> str:
+        return (
             f"membership events loaded after {_ts_text(self.loaded_after)} through "
             f"{_ts_text(self.loaded_through)}, from {_ts_text(self.affected_from)}"
         )
+
+    def lines(self) -> list[str]:
+        if self.outcome == "done":
+            return [f"restatements {self.run_id}: already recorded in ops.restatement_runs"]
+        if self.outcome == "no_snapshot":
+            return [
+                f"restatements {self.run_id}: no snapshot for this run (its snapshot task did "
+                "not run or the run failed before it); nothing to report"
+            ]
+        if self.outcome == "snapshotted":
+            return [
+                f"restatements {self.run_id}: snapshot taken of {self._scope()}; "
+                f"staging build {self.stage_seconds:.2f} s, snapshot {self.snapshot_seconds:.2f} s"
+            ]
+        scope = (
+            f"scope: {self.repls_in_scope} repls, {self.okta_users_in_scope} okta users, "
+            + self._scope()
+        )
+        build = (
+            "the caller's dbt build"
+            if self.build_seconds is None
+            else f"attribution build {self.build_seconds:.2f} s"
+        )
         timing = (
             f"timing: staging build {self.stage_seconds:.2f} s, snapshot "
-            f"{self.snapshot_seconds:.2f} s, attribution build {self.build_seconds:.2f} s, "
-            f"diff {self.diff_seconds:.2f} s"
+            f"{self.snapshot_seconds:.2f} s, {build}, diff {self.diff_seconds:.2f} s"
         )
         facts = [s.line() for s in self.facts.values()]
         return [f"restatements {self.run_id}: {scope}", *facts, timing]
@@ -451,8 +502,9 @@ def _dbt_build(settings: Settings, select: str) -> float:
 
     on_line = logging.getLogger("revops.dbt").info if settings.log_format == "json" else None
     started = time.monotonic()
+    exclude = STAGE_EXCLUDE if select == STAGE_SELECT else None
     try:
-        build(settings, select=select, on_line=on_line)
+        build(settings, select=select, exclude=exclude, on_line=on_line)
     except DbtInterrupted:
         raise
     except DbtError as exc:
@@ -503,6 +555,223 @@ def _clear_run(sql: Sql, run_id: str) -> None:
         sql.run(f"delete from {table} where run_id = {_lit(run_id)}")
 
 
+PHASES = ("all", "snapshot", "report")
+
+
+@dataclass
+class _Begun:
+    """What the snapshot phase found, stored in the run's `ops.restatement_runs` row so the
+    report phase (another process, in the micro-batch) reads it back."""
+
+    loaded_after: datetime | None
+    loaded_through: datetime | None
+    first_day: datetime | None
+    arrivals_after: datetime | None
+    stage_seconds: float
+    snapshot_seconds: float
+
+
+def _done(sql: Sql, run_id: str) -> bool:
+    return bool(
+        sql.value(
+            "select count(*) from ops.restatement_runs "
+            f"where run_id = {_lit(run_id)} and status = 'success'"
+        )
+    )
+
+
+def _snapshot(
+    settings: Settings,
+    run_id: str,
+    since: datetime | None,
+    build: Callable[[Settings, str], float],
+    *,
+    keep_existing: bool,
+) -> _Begun | None:
+    """Steps 1-3 (module docstring): the staging build, the scope, the snapshot; the run row
+    ends `snapshotted`. None when the run id already succeeded. With `keep_existing`, a run
+    already snapshotted (an Airflow retry of the micro-batch, whose dbt build may have applied
+    part of the batch since) keeps its snapshot: taken again, it would miss what that build
+    restated."""
+    started_at = _now()
+    with _open(settings) as warehouse:
+        sql = Sql(warehouse.con)
+        for statement in DDL:
+            sql.run(statement)
+        if _done(sql, run_id):
+            return None
+        if keep_existing:
+            kept = _begun(sql, run_id)
+            if kept is not None:
+                return kept
+        _clear_run(sql, run_id)
+        loaded_after = _watermark(sql, settings, since)
+
+    stage_seconds = build(settings, STAGE_SELECT)
+
+    snapshot_started = time.monotonic()
+    with _open(settings) as warehouse:
+        sql = Sql(warehouse.con)
+        loaded_through = _naive(sql.value(f"select max(_loaded_at) from {MEMBERSHIP_STAGING}"))
+        facts_exist = all(sql.exists(f.relation) for f in FACTS) and all(
+            sql.exists(t)
+            for t in (
+                "intermediate.int_team_merge_closure",
+                "intermediate.int_membership_events_deduplicated",
+            )
+        )
+        first_day: datetime | None = None
+        arrivals_after = None
+        sql.run("begin")
+        if facts_exist:
+            # No attributions yet (a first build): nothing can be restated.
+            sql.run(
+                "insert into ops.restatement_scope (run_id, scope_kind, scope_id, "
+                f"affected_from) {scope_sql(run_id, loaded_after)}"
+            )
+            first_day = _naive(
+                sql.value(
+                    "select min(affected_from) from ops.restatement_scope "
+                    f"where run_id = {_lit(run_id)}"
+                )
+            )
+            arrivals_after = _naive(
+                sql.value("select max(loaded_at) from intermediate.int_ticket_events_attributed")
+            )
+        if first_day is not None:
+            for fact in FACTS:
+                sql.run(
+                    "insert into ops.restatement_snapshots (run_id, fact, fact_key, "
+                    "attributed_at, repl_id, team_id, team_id_restated, loaded_at) "
+                    f"select {_lit(run_id)}, {_lit(fact.name)}, s.* from "
+                    f"({fact_scope_sql(fact, run_id, first_day, with_snapshot=False)}) as s"
+                )
+        snapshot_seconds = time.monotonic() - snapshot_started
+        sql.run(
+            "insert into ops.restatement_runs (run_id, started_at, status, loaded_after, "
+            "loaded_through, affected_from, arrivals_after, stage_seconds, snapshot_seconds) "
+            f"values ({_lit(run_id)}, {_lit(started_at)}, 'snapshotted', {_lit(loaded_after)}, "
+            f"{_lit(loaded_through)}, {_lit(first_day)}, {_lit(arrivals_after)}, "
+            f"{stage_seconds:.3f}, {snapshot_seconds:.3f})"
+        )
+        sql.run("commit")
+    return _Begun(
+        loaded_after, loaded_through, first_day, arrivals_after, stage_seconds, snapshot_seconds
+    )
+
+
+def _begun(sql: Sql, run_id: str) -> _Begun | None:
+    row = sql.rows(
+        "select loaded_after, loaded_through, affected_from, arrivals_after, stage_seconds, "
+        f"snapshot_seconds from ops.restatement_runs where run_id = {_lit(run_id)} "
+        "and status = 'snapshotted'"
+    )
+    if not row:
+        return None
+    after, through, first_day, arrivals, stage_s, snapshot_s = row[0]
+    return _Begun(
+        _naive(after),
+        _naive(through),
+        _naive(first_day),
+        _naive(arrivals),
+        float(stage_s or 0.0),
+        float(snapshot_s or 0.0),
+    )
+
+
+def _mark_failed(settings: Settings, run_id: str) -> None:
+    # Recorded for operators; the watermark stays (only a success advances it).
+    with suppress(Exception), _open(settings) as warehouse:
+        sql = Sql(warehouse.con)
+        sql.run(
+            f"update ops.restatement_runs set status = 'failed', finished_at = "
+            f"{_lit(_now())} where run_id = {_lit(run_id)}"
+        )
+        sql.run(f"delete from ops.restatement_snapshots where run_id = {_lit(run_id)}")
+
+
+def _report(
+    settings: Settings, run_id: str, begun: _Begun | None, build_seconds: float | None
+) -> RunReport:
+    """Step 5: the diff against the snapshot, the run row completed and the snapshot dropped,
+    in one transaction. `begun` None: read back from the run row (the report phase)."""
+    diff_started = time.monotonic()
+    summaries = {fact.name: FactSummary(fact.name) for fact in FACTS}
+    with _open(settings) as warehouse:
+        sql = Sql(warehouse.con)
+        for statement in DDL:
+            sql.run(statement)
+        if _done(sql, run_id):
+            return RunReport.done(run_id)
+        begun = begun or _begun(sql, run_id)
+        if begun is None:
+            return RunReport.not_snapshotted(run_id)
+        first_day, arrivals_after = begun.first_day, begun.arrivals_after
+        scope_counts = dict(
+            sql.rows(
+                "select scope_kind, count(*) from ops.restatement_scope "
+                f"where run_id = {_lit(run_id)} group by scope_kind"
+            )
+        )
+        restated_at = _now()
+        sql.run("begin")
+        if first_day is not None:
+            for fact in FACTS:
+                sql.run(
+                    "insert into ops.attribution_restatements (run_id, restated_at, fact, "
+                    "fact_key, attributed_at, repl_id, old_repl_id, old_team_id, new_team_id, "
+                    "old_team_id_restated, new_team_id_restated, change) "
+                    + diff_sql(fact, run_id, first_day, restated_at, arrivals_after)
+                )
+                if fact.loaded_at and arrivals_after is not None:
+                    summaries[fact.name].first_attributed = int(
+                        sql.value(arrivals_sql(fact, run_id, first_day, arrivals_after))
+                    )
+        for fact_name, change, count in sql.rows(
+            "select fact, change, count(*) from ops.attribution_restatements "
+            f"where run_id = {_lit(run_id)} group by fact, change"
+        ):
+            summary = summaries[fact_name]
+            setattr(summary, change, int(count))
+            summary.restated += int(count)
+        for fact_name, old, new, count in sql.rows(
+            "select fact, old_team_id, new_team_id, count(*) as n "
+            f"from ops.attribution_restatements where run_id = {_lit(run_id)} "
+            "group by fact, old_team_id, new_team_id "
+            "order by fact, n desc, old_team_id, new_team_id"
+        ):
+            if len(summaries[fact_name].top_pairs) < TOP_PAIRS:
+                summaries[fact_name].top_pairs.append((old, new, int(count)))
+        diff_seconds = time.monotonic() - diff_started
+        build_text = "null" if build_seconds is None else f"{build_seconds:.3f}"
+        sql.run(
+            "update ops.restatement_runs set "
+            f"status = 'success', finished_at = {_lit(_now())}, "
+            f"repls_in_scope = {scope_counts.get('repl', 0)}, "
+            f"okta_users_in_scope = {scope_counts.get('okta', 0)}, "
+            f"ticket_restated = {summaries['ticket'].restated}, "
+            f"opportunity_restated = {summaries['opportunity'].restated}, "
+            f"tickets_first_attributed = {summaries['ticket'].first_attributed}, "
+            f"build_seconds = {build_text}, diff_seconds = {diff_seconds:.3f} "
+            f"where run_id = {_lit(run_id)}"
+        )
+        sql.run(f"delete from ops.restatement_snapshots where run_id = {_lit(run_id)}")
+        sql.run("commit")
+    return RunReport(
+        run_id,
+        begun.loaded_after,
+        begun.loaded_through,
+        int(scope_counts.get("repl", 0)),
+        int(scope_counts.get("okta", 0)),
+        first_day,
+        summaries,
+        begun.stage_seconds,
+        begun.snapshot_seconds,
+        build_seconds,
+        diff_seconds,
+    )
+
+
 def run_restatements(
     settings: Settings,
     *,
@@ -510,153 +779,33 @@ def run_restatements(
     since: datetime | None = None,
     wait_s: float = 0.0,
     build: Callable[[Settings, str], float] = _dbt_build,
+    phase: str = "all",
 ) -> RunReport:
-    """One reprocessing run (module docstring), holding the warehouse throughout; the DuckDB
-    connection is closed while dbt builds (one writer per file)."""
+    """One reprocessing run (module docstring), holding the warehouse throughout each phase;
+    the DuckDB connection is closed while dbt builds (one writer per file).
+
+    `phase`: `all` (the nightly DAG) snapshots, builds BUILD_SELECT and reports; `snapshot` and
+    `report` are the two halves the micro-batch runs around its own dbt build, so every
+    restatement a batch causes is reported by the batch that causes it."""
     from ingest.warehouse import warehouse_class
 
+    if phase not in PHASES:
+        raise ValueError(f"phase must be one of {PHASES}, not {phase!r}")
     with warehouse_class(settings).exclusive(settings, wait_s):
-        started_at = _now()
-        with _open(settings) as warehouse:
-            sql = Sql(warehouse.con)
-            for statement in DDL:
-                sql.run(statement)
-            done = sql.value(
-                "select count(*) from ops.restatement_runs "
-                f"where run_id = {_lit(run_id)} and status = 'success'"
-            )
-            if done:
-                return RunReport(run_id, None, None, 0, 0, None, {}, 0, 0, 0, 0, already_done=True)
-            _clear_run(sql, run_id)
-            loaded_after = _watermark(sql, settings, since)
-
-        stage_seconds = build(settings, STAGE_SELECT)
-
-        snapshot_started = time.monotonic()
-        with _open(settings) as warehouse:
-            sql = Sql(warehouse.con)
-            loaded_through = _naive(sql.value(f"select max(_loaded_at) from {MEMBERSHIP_STAGING}"))
-            facts_exist = all(sql.exists(f.relation) for f in FACTS) and all(
-                sql.exists(t)
-                for t in (
-                    "intermediate.int_team_merge_closure",
-                    "intermediate.int_membership_events_deduplicated",
-                )
-            )
-            sql.run(
-                "insert into ops.restatement_runs (run_id, started_at, status, loaded_after, "
-                f"loaded_through) values ({_lit(run_id)}, {_lit(started_at)}, 'running', "
-                f"{_lit(loaded_after)}, {_lit(loaded_through)})"
-            )
-            first_day: datetime | None = None
-            arrivals_after = None
-            if facts_exist:
-                # No attributions yet (a first build): nothing can be restated.
-                sql.run(
-                    "insert into ops.restatement_scope (run_id, scope_kind, scope_id, "
-                    f"affected_from) {scope_sql(run_id, loaded_after)}"
-                )
-                first_day = _naive(
-                    sql.value(
-                        "select min(affected_from) from ops.restatement_scope "
-                        f"where run_id = {_lit(run_id)}"
-                    )
-                )
-                arrivals_after = sql.value(
-                    "select max(loaded_at) from intermediate.int_ticket_events_attributed"
-                )
-            if first_day is not None:
-                for fact in FACTS:
-                    sql.run(
-                        "insert into ops.restatement_snapshots (run_id, fact, fact_key, "
-                        "attributed_at, repl_id, team_id, team_id_restated, loaded_at) "
-                        f"select {_lit(run_id)}, {_lit(fact.name)}, s.* from "
-                        f"({fact_scope_sql(fact, run_id, first_day, with_snapshot=False)}) as s"
-                    )
-            scope_counts = dict(
-                sql.rows(
-                    "select scope_kind, count(*) from ops.restatement_scope "
-                    f"where run_id = {_lit(run_id)} group by scope_kind"
-                )
-            )
-        snapshot_seconds = time.monotonic() - snapshot_started
-
+        if phase == "report":
+            return _report(settings, run_id, None, None)
+        begun = _snapshot(settings, run_id, since, build, keep_existing=phase == "snapshot")
+        if begun is None:
+            return RunReport.done(run_id)
+        if phase == "snapshot":
+            return RunReport.snapshotted(run_id, begun)
         try:
             build_seconds = build(settings, BUILD_SELECT)
         except BaseException:
-            # Recorded for operators; the watermark stays (only a success advances it). The
-            # build's own error is the one raised, whatever happens here.
-            with suppress(Exception), _open(settings) as warehouse:
-                sql = Sql(warehouse.con)
-                sql.run(
-                    f"update ops.restatement_runs set status = 'failed', finished_at = "
-                    f"{_lit(_now())} where run_id = {_lit(run_id)}"
-                )
-                sql.run(f"delete from ops.restatement_snapshots where run_id = {_lit(run_id)}")
+            # The build's own error is the one raised, whatever _mark_failed meets.
+            _mark_failed(settings, run_id)
             raise
-
-        diff_started = time.monotonic()
-        summaries = {fact.name: FactSummary(fact.name) for fact in FACTS}
-        with _open(settings) as warehouse:
-            sql = Sql(warehouse.con)
-            restated_at = _now()
-            sql.run("begin")
-            if first_day is not None:
-                for fact in FACTS:
-                    sql.run(
-                        "insert into ops.attribution_restatements (run_id, restated_at, fact, "
-                        "fact_key, attributed_at, repl_id, old_repl_id, old_team_id, new_team_id, "
-                        "old_team_id_restated, new_team_id_restated, change) "
-                        + diff_sql(fact, run_id, first_day, restated_at, arrivals_after)
-                    )
-                    if fact.loaded_at and arrivals_after is not None:
-                        summaries[fact.name].first_attributed = int(
-                            sql.value(arrivals_sql(fact, run_id, first_day, arrivals_after))
-                        )
-            for fact_name, change, count in sql.rows(
-                "select fact, change, count(*) from ops.attribution_restatements "
-                f"where run_id = {_lit(run_id)} group by fact, change"
-            ):
-                summary = summaries[fact_name]
-                setattr(summary, change, int(count))
-                summary.restated += int(count)
-            for fact_name, old, new, count in sql.rows(
-                "select fact, old_team_id, new_team_id, count(*) as n "
-                f"from ops.attribution_restatements where run_id = {_lit(run_id)} "
-                "group by fact, old_team_id, new_team_id "
-                "order by fact, n desc, old_team_id, new_team_id"
-            ):
-                if len(summaries[fact_name].top_pairs) < TOP_PAIRS:
-                    summaries[fact_name].top_pairs.append((old, new, int(count)))
-            diff_seconds = time.monotonic() - diff_started
-            sql.run(
-                "update ops.restatement_runs set "
-                f"status = 'success', finished_at = {_lit(_now())}, "
-                f"repls_in_scope = {scope_counts.get('repl', 0)}, "
-                f"okta_users_in_scope = {scope_counts.get('okta', 0)}, "
-                f"affected_from = {_lit(first_day)}, "
-                f"ticket_restated = {summaries['ticket'].restated}, "
-                f"opportunity_restated = {summaries['opportunity'].restated}, "
-                f"tickets_first_attributed = {summaries['ticket'].first_attributed}, "
-                f"stage_seconds = {stage_seconds:.3f}, snapshot_seconds = {snapshot_seconds:.3f}, "
-                f"build_seconds = {build_seconds:.3f}, diff_seconds = {diff_seconds:.3f} "
-                f"where run_id = {_lit(run_id)}"
-            )
-            sql.run(f"delete from ops.restatement_snapshots where run_id = {_lit(run_id)}")
-            sql.run("commit")
-    return RunReport(
-        run_id,
-        loaded_after,
-        loaded_through,
-        int(scope_counts.get("repl", 0)),
-        int(scope_counts.get("okta", 0)),
-        first_day,
-        summaries,
-        stage_seconds,
-        snapshot_seconds,
-        build_seconds,
-        diff_seconds,
-    )
+        return _report(settings, run_id, begun, build_seconds)
 
 
 def _parse_ts(value: str) -> datetime:
@@ -694,6 +843,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parse_ts,
         help="scope membership events loaded after this instant (default: the watermark)",
     )
+    parser.add_argument(
+        "--phase",
+        choices=PHASES,
+        default="all",
+        help=(
+            "all (default): snapshot, dbt build, report; snapshot / report: the halves the "
+            "micro-batch runs before and after its own dbt build"
+        ),
+    )
     parser.add_argument("--target", choices=("duckdb", "snowflake", "fakesnow"))
     parser.add_argument(
         "--wait",
@@ -719,7 +877,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_id = args.run_id or f"manual__{_now():%Y%m%dT%H%M%S}__{uuid.uuid4().hex[:8]}"
 
     def restate() -> int:
-        report = run_restatements(settings, run_id=run_id, since=args.since, wait_s=args.wait)
+        report = run_restatements(
+            settings, run_id=run_id, since=args.since, wait_s=args.wait, phase=args.phase
+        )
         for line in report.lines():
             print(line, flush=True)
         return 0

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,65 @@ def receiver():
     finally:
         server.shutdown()
         server.server_close()
+
+
+# The Kafka mock cluster (ingest.kafka.mock_cluster, over TCP on loopback), plus one control
+# a test needs and `python -m ingest.kafka.mock_cluster` has no reason to offer:
+# `fail-commits N` on stdin makes the next N OffsetCommit requests fail (librdkafka's mock error
+# injection), which is a consumer dying after its raw load and before its offset commit, as far
+# as the consumer can tell.
+_MOCK_CLUSTER = """
+import ctypes, sys
+from ingest.kafka.mock_cluster import MockCluster
+
+OFFSET_COMMIT_API = 8
+INVALID_COMMIT_OFFSET_SIZE = 28  # not retried by the client: the commit call raises
+cluster = MockCluster()
+print("REVOPS_KAFKA_BOOTSTRAP=" + cluster.start(), flush=True)
+push = cluster._lib.rd_kafka_mock_push_request_errors_array
+push.argtypes = [ctypes.c_void_p, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]
+push.restype = None
+for line in sys.stdin:
+    n = int(line.split()[1])
+    errors = (ctypes.c_int * n)(*[INVALID_COMMIT_OFFSET_SIZE] * n)
+    push(cluster._cluster, OFFSET_COMMIT_API, n, errors)
+    print("armed", flush=True)
+cluster.close()
+"""
+
+
+class Kafka:
+    def __init__(self, proc: subprocess.Popen, bootstrap: str) -> None:
+        self.proc = proc
+        self.bootstrap = bootstrap
+
+    def fail_next_commits(self, n: int) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"fail-commits {n}\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "armed"
+
+
+@pytest.fixture
+def kafka() -> Iterator[Kafka]:
+    proc = subprocess.Popen(
+        [str(REVOPS_PYTHON), "-c", _MOCK_CLUSTER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("REVOPS_KAFKA_BOOTSTRAP="):
+            pytest.fail(f"the Kafka mock cluster did not start: {line!r}")
+        yield Kafka(proc, line.split("=", 1)[1].strip())
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -30,35 +30,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
+from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON, Kafka
 
 REVOPS_BIN = PROJECT_DIR / ".venv" / "bin" / "revops"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 TOPICS = ("admin.membership.v1", "okta.system_log.v1", "zendesk.ticket_events.v1")
 ADMIN_TOPIC = TOPICS[0]
-
-# The mock cluster, plus one control the test needs and `python -m ingest.kafka.mock_cluster`
-# has no reason to offer: `fail-commits N` on stdin makes the next N OffsetCommit requests fail
-# (librdkafka's mock error injection), which is a consumer dying after its raw load and before
-# its offset commit, as far as the consumer can tell.
-_MOCK_CLUSTER = """
-import ctypes, sys
-from ingest.kafka.mock_cluster import MockCluster
-
-OFFSET_COMMIT_API = 8
-INVALID_COMMIT_OFFSET_SIZE = 28  # not retried by the client: the commit call raises
-cluster = MockCluster()
-print("REVOPS_KAFKA_BOOTSTRAP=" + cluster.start(), flush=True)
-push = cluster._lib.rd_kafka_mock_push_request_errors_array
-push.argtypes = [ctypes.c_void_p, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)]
-push.restype = None
-for line in sys.stdin:
-    n = int(line.split()[1])
-    errors = (ctypes.c_int * n)(*[INVALID_COMMIT_OFFSET_SIZE] * n)
-    push(cluster._cluster, OFFSET_COMMIT_API, n, errors)
-    print("armed", flush=True)
-cluster.close()
-"""
 
 # Runs in a fresh interpreter of the Airflow venv (Airflow's config is read at import, from the
 # environment this test builds), prints one RESULT line: the run's state and every task's.
@@ -154,43 +131,6 @@ def env(tmp_path, airflow_db) -> dict[str, str]:
     return env
 
 
-class Kafka:
-    def __init__(self, proc: subprocess.Popen, bootstrap: str) -> None:
-        self.proc = proc
-        self.bootstrap = bootstrap
-
-    def fail_next_commits(self, n: int) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"fail-commits {n}\n")
-        self.proc.stdin.flush()
-        assert self.proc.stdout.readline().strip() == "armed"
-
-
-@pytest.fixture
-def kafka() -> Iterator[Kafka]:
-    proc = subprocess.Popen(
-        [str(REVOPS_PYTHON), "-c", _MOCK_CLUSTER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("REVOPS_KAFKA_BOOTSTRAP="):
-            pytest.fail(f"the Kafka mock cluster did not start: {line!r}")
-        yield Kafka(proc, line.split("=", 1)[1].strip())
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def _airflow_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
@@ -250,9 +190,10 @@ def _query(env: dict[str, str], sql: str) -> list[tuple]:
     return [tuple(row) for row in json.loads(out)]
 
 
-def _mart_hashes(env: dict[str, str]) -> dict[str, tuple[int, str]]:
+def _mart_hashes(env: dict[str, str], monitoring: tuple[str, ...] = ()) -> dict[str, tuple]:
     """Per relation of schema `marts`: (row count, sum of row hashes) — independent of row
-    order, sensitive to every value and to duplicates."""
+    order, sensitive to every value and to duplicates. `monitoring`: relations about the sync
+    runs themselves (the latest run's checkpoint and counts, ages against now), left out."""
     code = textwrap.dedent(
         """
         import json, os, duckdb
@@ -274,7 +215,8 @@ def _mart_hashes(env: dict[str, str]) -> dict[str, tuple[int, str]]:
     out = subprocess.run(
         [str(REVOPS_PYTHON), "-c", code], env=env, check=True, capture_output=True, text=True
     ).stdout
-    return {name: tuple(value) for name, value in json.loads(out).items()}
+    hashes = {name: tuple(value) for name, value in json.loads(out).items()}
+    return {name: value for name, value in hashes.items() if name not in monitoring}
 
 
 def _publish(kafka: Kafka, env: dict[str, str], files: dict[str, Path]) -> int:
@@ -325,9 +267,11 @@ def _bridge_duplicates(env: dict[str, str]) -> tuple[int, int]:
     return rows, rows - distinct
 
 
-def test_microbatch_moves_fresh_kafka_events_into_the_marts(env, kafka, tiny_data):
+def test_microbatch_moves_fresh_kafka_events_into_the_marts(env, kafka, tiny_data, tmp_path):
     """(a) Events published to Kafka reach marts.bridge_repl_team_membership through one
-    scheduled-shape run of load_events_microbatch: consume → stage/raw → Cosmos watcher build."""
+    scheduled-shape run of load_events_microbatch: consume → stage/raw → Cosmos watcher build.
+    A backdated event in the next batch: that batch's restatement report holds exactly the
+    ticket attributions its build changed."""
     env["REVOPS_KAFKA_BOOTSTRAP"] = kafka.bootstrap
     published = _publish(kafka, env, {t: tiny_data / f"{t}.jsonl" for t in TOPICS})
     assert published == sum(len(_lines(tiny_data / f"{t}.jsonl")) for t in TOPICS)
@@ -354,6 +298,63 @@ def test_microbatch_moves_fresh_kafka_events_into_the_marts(env, kafka, tiny_dat
     assert bridged and bridged <= published_repls
     bridge_rows, duplicates = _bridge_duplicates(env)
     assert bridge_rows > 0 and duplicates == 0
+    assert result["tis"]["snapshot_attributions"][0] == "success"
+    assert result["tis"]["report_restatements"][0] == "success"
+
+    # A backdated removal in the next batch: that batch reports exactly the ticket attributions
+    # its build changed (the fact table before and after, diffed here), under its own run id.
+    repl_id, team_id, removed_at = _query(
+        env,
+        """
+        select repl_id, team_id, quantile_disc(event_at, 0.5)
+        from marts.fct_ticket_attribution where team_id is not null
+        group by repl_id, team_id order by count(*) desc, repl_id limit 1
+        """,
+    )[0]
+    ticket_sql = "select ticket_event_id, team_id from marts.fct_ticket_attribution"
+    before = dict(_query(env, ticket_sql))
+    late = tmp_path / "late.jsonl"
+    late.write_text(
+        json.dumps(
+            {
+                "event_id": "late-removal-e2e",
+                "event_type": "MEMBERSHIP_REMOVED",
+                "repl_id": repl_id,
+                "team_id": team_id,
+                "role": "primary",
+                "effective_at": str(removed_at).replace(" ", "T") + "Z",
+                "emitted_at": datetime.datetime.now(datetime.UTC).isoformat(),
+                "actor": "hr.sync@clouddesk.example",
+            }
+        )
+        + "\n"
+    )
+    assert _publish(kafka, env, {ADMIN_TOPIC: late}) == 1
+
+    second = _run_dag("load_events_microbatch", env)
+
+    assert second["state"] == "success", (_failed(second), second["log"][-4000:])
+    after = dict(_query(env, ticket_sql))
+    changed = {
+        (k, before.get(k), after.get(k))
+        for k in before.keys() | after.keys()
+        if k in before and before.get(k) != after.get(k)
+    }
+    assert changed, "the backdated removal changes some attributions"
+    runs = _query(
+        env,
+        "select run_id, ticket_restated from ops.restatement_runs where status = 'success' "
+        "order by started_at",
+    )
+    assert len(runs) == 2 and runs[1][1] == len(changed)
+    reported = set(
+        _query(
+            env,
+            "select fact_key, old_team_id, new_team_id from ops.attribution_restatements "
+            f"where run_id = '{runs[1][0]}' and fact = 'ticket'",
+        )
+    )
+    assert reported == changed
 
 
 def _replay_files(tiny_data: Path, replay: Path, days: int) -> tuple[str, str, int]:
@@ -406,6 +407,78 @@ def test_backfill_twice_leaves_raw_and_the_marts_identical(env, tiny_data, tmp_p
     assert _mart_hashes(env) == marts
 
 
+@pytest.fixture
+def salesforce_emulator(tmp_path) -> Iterator[dict[str, str]]:
+    """`revops salesforce-emulator` (the tiny org, HTTPS with its own CA): the environment that
+    reaches it (it accepts any credentials)."""
+    proc = subprocess.Popen(
+        [str(REVOPS_BIN), "salesforce-emulator", "--scale", "tiny", "--ca-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=PROJECT_DIR,
+    )
+    try:
+        assert proc.stdout is not None
+        found: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while len(found) < 2 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                pytest.fail(f"the Salesforce emulator exited {proc.wait()}")
+            name, sep, value = line.strip().partition("=")
+            if sep and name in ("REVOPS_SALESFORCE_INSTANCE_URL", "REVOPS_SALESFORCE_CA_BUNDLE"):
+                found[name] = value
+        assert len(found) == 2, f"the Salesforce emulator printed no endpoint: {found}"
+        yield found | {
+            "REVOPS_SALESFORCE_USERNAME": "dev@revops.example",
+            "REVOPS_SALESFORCE_PASSWORD": "emulator",
+            "REVOPS_SALESFORCE_CLIENT_ID": "revops-dev",
+            "REVOPS_SALESFORCE_CLIENT_SECRET": "emulator",
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_salesforce_backfill_into_an_empty_warehouse_twice(env, salesforce_emulator):
+    """(b') The backfill of one Salesforce object (Bulk API, weekly chunks) into an empty
+    warehouse builds its marts (`@source:salesforce`: the models' other parents too, here the
+    membership models over empty sources); the same trigger again changes no raw row and no
+    mart."""
+    env.update(salesforce_emulator)
+    conf = {
+        "source": "salesforce:Opportunity",
+        "start": "2026-10-11",
+        "end": "2026-11-01",
+        "chunk": "week",
+    }
+    count_sql = (
+        "select count(*), count(distinct _source_position), "
+        "count(distinct json_extract_string(payload, '$.record.Id')) "
+        "from raw.salesforce_opportunity"
+    )
+
+    first = _run_dag("backfill", env, conf)
+    assert first["state"] == "success", (_failed(first), first["log"][-4000:])
+    assert len([k for k in first["tis"] if k.startswith("run_chunk[")]) == 3
+    raw = _query(env, count_sql)[0]
+    assert raw[0] > 0 and raw[0] == raw[1]
+    # A second backfill is a second sync run: these two report on the latest run by design.
+    monitoring = ("dq_salesforce_freshness", "dq_salesforce_reconciliation")
+    marts = _mart_hashes(env, monitoring)
+    assert marts["fct_opportunity_attribution"][0] == raw[2]
+
+    second = _run_dag("backfill", env, conf)
+    assert second["state"] == "success", (_failed(second), second["log"][-4000:])
+    assert _query(env, count_sql)[0] == raw
+    assert _mart_hashes(env, monitoring) == marts
+
+
 def test_a_retried_consume_creates_no_duplicate_rows(env, kafka, tiny_data):
     """(c) The consumer's offset commit fails after its raw load (a crash between the two, as far
     as it can tell): Airflow retries consume_kafka, which reads the same messages again; raw
@@ -440,8 +513,15 @@ def test_a_failing_task_posts_the_alert(env, receiver):
 
     assert result["state"] == "failed"
     assert result["tis"]["validate_params"] == ["failed", 1]
-    assert len(received) == 1, result["log"][-4000:]
-    alert = received[0]
+    # The task's alert, then the run's (run_summary fails a run another task failed, naming it).
+    task_alerts = [a for a in received if "backfill.validate_params failed" in a["json"]["text"]]
+    assert len(task_alerts) == 1, (received, result["log"][-4000:])
+    assert all(
+        "run_summary" in a["json"]["text"] and "validate_params" in a["json"]["text"]
+        for a in received
+        if a not in task_alerts
+    ), received
+    alert = task_alerts[0]
     assert alert["path"] == "/hooks/revops"
     assert "backfill.validate_params failed" in alert["json"]["text"]
     assert "no.such.topic" in alert["json"]["text"]

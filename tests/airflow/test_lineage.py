@@ -23,8 +23,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
 
 sys.path.insert(0, str(DAGS_DIR))
@@ -48,29 +46,6 @@ def _project_python(code: str, env: dict[str, str]) -> str:
         env=env,
         cwd=PROJECT_DIR,
     ).stdout
-
-
-@pytest.fixture
-def kafka():
-    proc = subprocess.Popen(
-        [str(REVOPS_PYTHON), "-m", "ingest.kafka.mock_cluster"],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=PROJECT_DIR,
-    )
-    try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line.startswith("REVOPS_KAFKA_BOOTSTRAP="):
-                yield line.split("=", 1)[1].strip()
-                break
-        else:
-            pytest.fail("the Kafka mock cluster did not start")
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_landing_map_mirrors_ingest_topics():
@@ -116,7 +91,7 @@ def test_one_run_is_one_lineage_graph(tmp_path, kafka, manifest):
     events_file.parent.mkdir()
     env = dict(os.environ)
     env.update(
-        REVOPS_KAFKA_BOOTSTRAP=kafka,
+        REVOPS_KAFKA_BOOTSTRAP=kafka.bootstrap,
         REVOPS_WAREHOUSE=str(wh / "revops.duckdb"),
         REVOPS_STAGE=str(wh / "stage"),
         REVOPS_COSMOS_EXECUTION_MODE="local",
@@ -141,7 +116,7 @@ def test_one_run_is_one_lineage_graph(tmp_path, kafka, manifest):
         from ingest.kafka.producer import publish_jsonl
         n = 0
         for topic in {TOPICS!r}:
-            n += publish_jsonl({kafka!r}, topic, Path({str(data)!r}) / f"{{topic}}.jsonl")
+            n += publish_jsonl({kafka.bootstrap!r}, topic, Path({str(data)!r}) / f"{{topic}}.jsonl")
         print(n)
         """,
         env,
@@ -184,7 +159,7 @@ def test_one_run_is_one_lineage_graph(tmp_path, kafka, manifest):
     # consume_kafka: the topics in, their stage folders and raw tables out
     ingest = _complete(events, ".consume_kafka")
     assert ingest["job"]["namespace"] == "revops"
-    kafka_ns = f"kafka://{kafka.split(',')[0]}"
+    kafka_ns = f"kafka://{kafka.bootstrap.split(',')[0]}"
     assert _names(ingest["inputs"]) == {(kafka_ns, t) for t in TOPICS}
     outputs = _names(ingest["outputs"])
     for source, raw_table in _lineage.TOPIC_LANDING.values():

@@ -27,7 +27,7 @@ import pytest
 from ingest.dbt_runner import build
 from ingest.file_source import ingest_files
 from ingest.generator import generate
-from ingest.restatements import RunReport, run_restatements
+from ingest.restatements import STAGE_SELECT, RunReport, run_restatements
 from ingest.settings import Settings
 
 pytestmark = pytest.mark.dbt
@@ -573,3 +573,68 @@ def test_the_statements_run_on_the_snowflake_connector_and_dialect(tmp_path: Pat
             server.kill()
             server.wait(10)
         log.close()
+
+
+# --- the micro-batch's two phases around its own dbt build -------------------------------------
+
+
+def test_the_micro_batch_phases_report_what_its_build_restated(tmp_path: Path) -> None:
+    """`--phase snapshot` before the micro-batch's dbt build, `--phase report` after it: the same
+    restatements a whole run reports (the relations and the build of the Snowflake test above,
+    on DuckDB). A retried snapshot keeps the first one (the build may have run since), a report
+    without a snapshot reports nothing and fails nothing, and a reported run is not redone."""
+    settings = Settings(warehouse_path=tmp_path / "w.duckdb", stage_dir=tmp_path / "stage")
+    con = duckdb.connect(str(settings.warehouse_path))
+    for schema in ("staging", "intermediate", "marts"):
+        con.execute(f"create schema {schema}")
+    for statement in (*SNOWFLAKE_RELATIONS, *SNOWFLAKE_ROWS):
+        con.execute(statement)
+    con.close()
+
+    selections: list[str] = []
+
+    def staging_only(_settings: Settings, select: str) -> float:
+        selections.append(select)
+        return 0.0
+
+    first = run_restatements(settings, run_id="mb-1", build=staging_only, phase="snapshot")
+    assert first.outcome == "snapshotted" and first.affected_from == datetime(2026, 1, 8)
+    assert selections == [STAGE_SELECT]
+
+    con = duckdb.connect(str(settings.warehouse_path))
+    for statement in SNOWFLAKE_BUILD:  # the micro-batch's dbt build
+        con.execute(statement)
+    con.close()
+
+    retry = run_restatements(settings, run_id="mb-1", build=staging_only, phase="snapshot")
+    assert retry.outcome == "snapshotted" and selections == [STAGE_SELECT]
+
+    report = run_restatements(settings, run_id="mb-1", phase="report")
+    assert report.outcome == "reported" and report.build_seconds is None
+    assert (report.repls_in_scope, report.facts["ticket"].restated) == (2, 2)
+    assert report.facts["ticket"].first_attributed == 1
+    assert report.facts["opportunity"].restated == 1
+    assert any("2 ticket attributions restated (2 moved" in line for line in report.lines())
+    assert _query(
+        settings,
+        "select fact, fact_key, repl_id, old_team_id, new_team_id, change "
+        "from ops.attribution_restatements where run_id = 'mb-1' order by fact, fact_key",
+    ) == [
+        ("opportunity", "o2", "r1", "t1", "t2", "moved"),
+        ("ticket", "k2", "r1", "t1", "t2", "moved"),
+        ("ticket", "k3", "r3", "t3", None, "moved"),
+    ]
+    assert _query(
+        settings,
+        "select status, ticket_restated, build_seconds is null, loaded_through "
+        "from ops.restatement_runs where run_id = 'mb-1'",
+    ) == [("success", 2, True, datetime(2026, 3, 1))]
+    assert _query(settings, "select count(*) from ops.restatement_snapshots") == [(0,)]
+
+    assert run_restatements(settings, run_id="mb-1", phase="report").already_done
+    assert run_restatements(settings, run_id="mb-1", phase="snapshot").already_done
+    nothing = run_restatements(settings, run_id="mb-2", phase="report")
+    assert nothing.outcome == "no_snapshot" and "nothing to report" in nothing.lines()[0]
+    # The next batch starts where this one read through: nothing left for the nightly run.
+    later = run_restatements(settings, run_id="mb-3", build=staging_only)
+    assert later.loaded_after == datetime(2026, 3, 1) and later.repls_in_scope == 0
