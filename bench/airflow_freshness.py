@@ -300,7 +300,14 @@ def _scheduler_report(db: Path, since: float) -> list[str]:
         for task_id in LEAVES:
             add(task_id, tasks[task_id][2] - tasks[task_id][1])
         work += leaves_end - leaves_start
-        add("gap:run_end", end_t - leaves_end)
+        last_end = leaves_end
+        summary = tasks.get("run_summary")
+        if summary is not None and None not in summary[1:]:
+            add("gap:run_summary", summary[1] - leaves_end)
+            add("run_summary", summary[2] - summary[1])
+            work += summary[2] - summary[1]
+            last_end = summary[2]
+        add("gap:run_end", end_t - last_end)
         add("overhead", (end_t - start_t) - work)
     get = lambda name: _summary(m.get(name, []))  # noqa: E731
     return [
@@ -314,6 +321,7 @@ def _scheduler_report(db: Path, since: float) -> list[str]:
         f"{get('dbt_build.dbt_producer_watcher')}",
         f"    publish_marts / report_restatements:                  "
         f"{get('publish_marts')} / {get('report_restatements')}",
+        f"    run_summary (ops.run_summaries):                      {get('run_summary')}",
         "  and the orchestration between (task start latency):",
         f"    run start → consume_kafka start:                      {get('gap:consume_kafka')}",
         f"    consume_kafka end → snapshot start:                   "
@@ -322,6 +330,7 @@ def _scheduler_report(db: Path, since: float) -> list[str]:
         f"{get('gap:dbt_build.dbt_producer_watcher')}",
         f"    producer end → last per-model sensor done:            {get('sensor_tail')}",
         f"    last sensor done → publish/report start:              {get('gap:leaves')}",
+        f"    publish/report end → run_summary start:               {get('gap:run_summary')}",
         f"    last task end → run marked done:                      {get('gap:run_end')}",
         f"    queued → running, chain tasks (executor pickup):      {get('pickup')}",
         f"  orchestration overhead per run (duration − work):       {get('overhead')}",

@@ -6,10 +6,12 @@ while a corrected file (new checksum) lands as new rows next to the old ones. A 
 for its `*.jsonl` files in name order; a UTF-8 byte-order mark at the start of a file (Windows
 exports) is not part of the first event.
 
-A file raw holds nothing of yet (the common case) is landed as a pipeline: the next batch is
-read and encoded (Python) while the previous one is compressed, written and loaded (gzip, the
-disk and the warehouse, outside the GIL), one batch in flight at a time, in order. A file raw
-already holds some lines of goes batch by batch, each checked before it is encoded or staged.
+A file raw holds nothing of yet (the common case) is landed as a pipeline: the file is read in
+large blocks and split into lines in one call per block; a batch is encoded (Python) piece by
+piece, each piece gzip'd on its own thread while the next is encoded, and the previous batch is
+written and loaded (the disk and the warehouse, outside the GIL) meanwhile, one batch landing
+at a time, in order. A file raw already holds some lines of goes batch by batch, each checked
+before it is encoded or staged.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 from ingest.envelope import SourceMessage
-from ingest.landing import LandResult, MessageRun, encode_batch, land_batch
+from ingest.landing import LandResult, MessageRun, StreamingBatch, land_batch
 from ingest.settings import Settings
 from ingest.topics import get_topic
 from ingest.warehouse import Warehouse, open_warehouse
@@ -84,37 +86,62 @@ def iter_file_messages(path: Path, topic: str) -> Iterator[SourceMessage]:
             )
 
 
+# Bytes read at a time: lines are split out of large blocks (one C call), not read one by one.
+READ_BLOCK = 8 << 20
+
+
+def _file_blocks(fh: BinaryIO) -> Iterator[tuple[list[bytes], bool]]:
+    """The file's lines without their newlines, block by block, as `for line in fh` gives
+    them (a last line without a newline included), each block's with whether any holds a CR."""
+    rest = b""
+    while True:
+        block = fh.read(READ_BLOCK)
+        if not block:
+            if rest:
+                yield [rest], b"\r" in rest
+            return
+        lines = block.split(b"\n")
+        has_cr = b"\r" in block or b"\r" in rest
+        lines[0] = rest + lines[0]
+        rest = lines.pop()  # the line the next block goes on with (b"" after a newline)
+        if lines:
+            yield lines, has_cr
+
+
 def iter_file_runs(path: Path, topic: str, batch_size: int) -> Iterator[MessageRun]:
     """The file's messages (`iter_file_messages`) as runs of at most `batch_size` lines,
     without an object per line: the same lines, line numbers and byte-order-mark rule."""
     get_topic(topic)
     prefix = f"file:{file_sha256(path)}/"
     lineno = 0  # lines read so far (blank ones included: positions are line numbers)
+    offsets: list[int] = []
+    values: list[bytes] = []
     with open(path, "rb") as fh:
-        while True:
-            offsets: list[int] = []
-            values: list[bytes] = []
-            while len(values) < batch_size:
-                chunk = list(islice(fh, batch_size - len(values)))
-                if not chunk:
-                    break
-                lines = [raw.rstrip(b"\r\n") for raw in chunk]
-                if lineno == 0 and lines[0].startswith(codecs.BOM_UTF8):
-                    lines[0] = lines[0][len(codecs.BOM_UTF8) :]
-                if sum(map(bool, map(bytes.strip, lines))) == len(lines):
-                    offsets.extend(range(lineno + 1, lineno + 1 + len(lines)))
-                    values.extend(lines)
-                else:  # blank lines carry no data and are not messages
-                    for n, value in enumerate(lines, start=lineno + 1):
-                        if value.strip():
-                            offsets.append(n)
-                            values.append(value)
-                lineno += len(lines)
-            if not values:
-                return
-            yield MessageRun(topic, prefix, None, offsets, values)
-            if len(values) < batch_size:
-                return
+        for lines, has_cr in _file_blocks(fh):
+            if has_cr:
+                lines = [raw.rstrip(b"\r\n") for raw in lines]
+            if lineno == 0 and lines[0].startswith(codecs.BOM_UTF8):
+                lines[0] = lines[0][len(codecs.BOM_UTF8) :]
+            first = lineno + 1
+            lineno += len(lines)
+            if b"" in lines or any(map(bytes.isspace, lines)):
+                # blank lines carry no data and are not messages
+                numbered = [(n, v) for n, v in enumerate(lines, start=first) if v.strip()]
+                block_offsets: Sequence[int] = [n for n, _ in numbered]
+                lines = [v for _, v in numbered]
+            else:
+                block_offsets = range(first, lineno + 1)
+            taken = 0
+            while taken < len(lines):
+                room = batch_size - len(values)
+                offsets.extend(block_offsets[taken : taken + room])
+                values.extend(lines[taken : taken + room])
+                taken += room
+                if len(values) == batch_size:
+                    yield MessageRun(topic, prefix, None, offsets, values)
+                    offsets, values = [], []
+    if values:
+        yield MessageRun(topic, prefix, None, offsets, values)
 
 
 @dataclass
@@ -157,22 +184,43 @@ def _ingest_file(
             _record(result, len(run.offsets), _land_or_skip(run, settings, wh))
         return
     # Nothing of this file is in raw: no batch can be skipped, so none is checked, and the
-    # warehouse is only used by the landing thread until the pipeline has drained.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="revops-land") as pool:
+    # warehouse is only used by the landing thread until the pipeline has drained. Three
+    # stages, each batch in order: this thread reads and encodes, piece by piece; the gzip
+    # thread compresses each piece as it comes; the landing thread writes the batch's stage
+    # files and loads them, one batch at a time, while the next is read and compressed.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="revops-gzip") as compressor,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="revops-land") as lander,
+    ):
         in_flight: tuple[int, Future[LandResult]] | None = None
         try:
             for run in _chain(first, runs):
-                encoded = encode_batch([run])
+                batch = StreamingBatch(run.topic, run.prefix, run.partition, compressor)
+                for i in range(0, len(run.offsets), ENCODE_PIECE):
+                    batch.add(run.offsets[i : i + ENCODE_PIECE], run.values[i : i + ENCODE_PIECE])
+                batch.seal()
                 if in_flight is not None:
                     _record(result, in_flight[0], in_flight[1].result())
                     in_flight = None
-                in_flight = (len(run.offsets), pool.submit(land_batch, encoded, settings, wh))
+                in_flight = (
+                    len(run.offsets),
+                    lander.submit(_finish_and_land, batch, settings, wh),
+                )
             if in_flight is not None:
                 _record(result, in_flight[0], in_flight[1].result())
                 in_flight = None
         finally:
             if in_flight is not None:  # an error here: let the batch landing now finish
                 in_flight[1].exception()
+
+
+# Messages encoded at a time: each piece's stage lines are compressed while the next is encoded.
+ENCODE_PIECE = 16_384
+
+
+def _finish_and_land(batch: StreamingBatch, settings: Settings, wh: Warehouse) -> LandResult:
+    """On the landing thread: wait for the batch's compression, then write and load it."""
+    return land_batch(batch.finish(), settings, wh)
 
 
 def _chain(first: MessageRun, rest: Iterator[MessageRun]) -> Iterator[MessageRun]:

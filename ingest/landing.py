@@ -10,17 +10,29 @@ lists of offsets and values, so that Python builds no object per message. Either
 lines are the same bytes (`ingest.envelope.encode_run` is `decode` for a run). `encode_batch`
 is the CPU-bound half and `land_batch` of an `EncodedBatch` the half that waits on gzip, the
 disk and the warehouse (all outside the GIL), so an extractor can encode the next batch while
-the previous one lands.
+the previous one lands. A `StreamingBatch` goes one step further for one long run (a file's
+batch): its stage lines are gzip'd piece by piece on a compressor thread while the rest of the
+batch is still being encoded, and `land_batch` of the resulting `CompressedBatch` only writes
+and loads. The stage files are the same bytes either way.
 """
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
 from ingest.envelope import SourceMessage, decode, encode_run
 from ingest.settings import Settings
-from ingest.stage import StagedFile, new_batch_id, write_stage_data
+from ingest.stage import (
+    STAGE_COMPRESSLEVEL,
+    StagedFile,
+    new_batch_id,
+    stage_compressor,
+    write_stage_data,
+    write_stage_gzip,
+)
 from ingest.topics import QUARANTINE_SOURCE, get_topic
 from ingest.warehouse import LoadResult, Warehouse
 
@@ -65,13 +77,100 @@ class EncodedBatch:
     ranges: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
 
 
-Batch = Sequence[SourceMessage] | Sequence[MessageRun] | EncodedBatch
+@dataclass
+class CompressedBatch:
+    """A batch already turned into gzip'd stage files' contents, per stage folder (a
+    `StreamingBatch`): `stage_batch` only writes them."""
+
+    messages: int
+    quarantined: int
+    gzipped: dict[str, bytes]
+    rows: dict[str, int]
+    offsets: dict[str, tuple[int, int]]
+    ranges: dict[str, tuple[tuple[str, int, int], ...]]
+
+
+class StreamingBatch:
+    """One run of messages (a file's batch) encoded piece by piece, each piece's stage lines
+    handed to `compressor` (a one-thread executor: pieces are compressed in order, outside the
+    GIL) while the next piece is encoded. `finish` is the batch as `encode_batch` of the whole
+    run would give it, compressed: the same stage bytes."""
+
+    def __init__(self, topic: str, prefix: str, partition: int | None, compressor: Executor):
+        self.topic, self.prefix, self.partition = topic, prefix, partition
+        self.source = get_topic(topic).source
+        self.compressor = compressor
+        self.messages = 0
+        self.rows = 0
+        self.lo: int | None = None
+        self.hi: int | None = None
+        self.pieces: list[Future[bytes]] | None = []
+        self._gzip = None
+        self._sealed = False
+        self.quarantined: list[bytes] = []
+        self.quarantined_offsets: list[int] = []
+
+    def add(self, offsets: list[int], values: list[bytes | None]) -> None:
+        """Encode the next messages of the run (offsets ascending, as in a file)."""
+        if self._sealed or self.pieces is None:
+            raise RuntimeError("a sealed StreamingBatch takes no more messages")
+        if not offsets:
+            return
+        out = encode_run(self.topic, self.prefix, self.partition, offsets, values)
+        self.messages += len(offsets)
+        self.lo = offsets[0] if self.lo is None else min(self.lo, offsets[0])
+        self.hi = offsets[-1] if self.hi is None else max(self.hi, offsets[-1])
+        if out.ok:
+            if self._gzip is None:
+                self._gzip = stage_compressor()
+            self.rows += len(out.ok)
+            self.pieces.append(self.compressor.submit(self._gzip.compress, b"".join(out.ok)))
+        if out.quarantined:
+            self.quarantined.extend(out.quarantined)
+            self.quarantined_offsets.extend(out.quarantined_offsets)
+
+    def seal(self) -> None:
+        """No more messages: queue the end of the compressed stream now, so that the next
+        batch's pieces queue behind it, not before it."""
+        if self._gzip is not None and not self._sealed and self.pieces is not None:
+            self.pieces.append(self.compressor.submit(self._gzip.flush))
+            self._sealed = True
+
+    def finish(self) -> CompressedBatch:
+        """The batch's stage files' contents (once); waits for the compressor to get through it."""
+        if self.pieces is None:
+            raise RuntimeError("a StreamingBatch is finished once")
+        self.seal()
+        batch = CompressedBatch(self.messages, len(self.quarantined), {}, {}, {}, {})
+        if self._gzip is not None and self.lo is not None and self.hi is not None:
+            source = self.source
+            batch.gzipped[source] = b"".join(piece.result() for piece in self.pieces)
+            batch.rows[source] = self.rows
+            # The run's bounds (a superset when some of it went to quarantine), as
+            # `_encode_runs` gives them.
+            batch.offsets[source] = (self.lo, self.hi)
+            batch.ranges[source] = ((self.prefix, self.lo, self.hi),)
+        if self.quarantined:
+            lo, hi = min(self.quarantined_offsets), max(self.quarantined_offsets)
+            batch.gzipped[QUARANTINE_SOURCE] = gzip.compress(
+                b"".join(self.quarantined), compresslevel=STAGE_COMPRESSLEVEL, mtime=0
+            )
+            batch.rows[QUARANTINE_SOURCE] = len(self.quarantined)
+            batch.offsets[QUARANTINE_SOURCE] = (lo, hi)
+            batch.ranges[QUARANTINE_SOURCE] = ((self.prefix, lo, hi),)
+        self.pieces = None
+        return batch
+
+
+Batch = Sequence[SourceMessage] | Sequence[MessageRun] | EncodedBatch | CompressedBatch
 
 
 def encode_batch(batch: Batch) -> EncodedBatch:
     """Decode every message of a batch into its stage line (or quarantine line)."""
     if isinstance(batch, EncodedBatch):
         return batch
+    if isinstance(batch, CompressedBatch):
+        raise TypeError("a CompressedBatch is past encoding: stage or land it")
     if batch and isinstance(batch[0], MessageRun):
         return _encode_runs(batch)  # type: ignore[arg-type]
     encoded = EncodedBatch(len(batch))
@@ -125,6 +224,20 @@ def stage_batch(
 ) -> tuple[str, list[StagedFile], int]:
     """Decode and write one stage file per source (plus one for quarantine)."""
     batch_id = batch_id or new_batch_id()
+    if isinstance(messages, CompressedBatch):
+        files = [
+            write_stage_gzip(
+                settings.stage_dir,
+                source,
+                batch_id,
+                data,
+                messages.rows[source],
+                messages.offsets[source],
+                messages.ranges[source],
+            )
+            for source, data in sorted(messages.gzipped.items())
+        ]
+        return batch_id, files, messages.quarantined
     encoded = encode_batch(messages)
     files = []
     for source, source_lines in sorted(encoded.lines.items()):
@@ -144,7 +257,7 @@ def stage_batch(
 
 
 def land_batch(messages: Batch, settings: Settings, warehouse: Warehouse) -> LandResult:
-    encoded = encode_batch(messages)
+    encoded = messages if isinstance(messages, CompressedBatch) else encode_batch(messages)
     batch_id, files, quarantined = stage_batch(encoded, settings)
     result = LandResult(batch_id, encoded.messages, quarantined, files)
     if files:

@@ -12,6 +12,7 @@ import gzip
 import hashlib
 import os
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,10 @@ class StagedFile:
     # lets the DuckDB loader see, without reading the file, that raw cannot hold any of its
     # positions yet (the common case), and skip the per-row idempotency check.
     position_ranges: tuple[tuple[str, int, int], ...] = ()
+
+
+# The fastest deflate level: the stage is written once and read once per warehouse.
+STAGE_COMPRESSLEVEL = 1
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -71,14 +76,34 @@ def write_stage_data(
     position_ranges: tuple[tuple[str, int, int], ...] = (),
 ) -> StagedFile:
     """`write_stage_file` for lines already joined (`rows` of them, each ending in a newline)."""
+    # One compress call over the whole batch at the fastest deflate level (zlib releases the
+    # GIL, so the next batch is encoded meanwhile); per-line gzip writes cost more than the
+    # Kafka consume. Snowflake's PUT takes the file as it is (source_compression = gzip).
+    compressed = gzip.compress(data, compresslevel=STAGE_COMPRESSLEVEL, mtime=0)
+    return write_stage_gzip(stage_dir, source, batch_id, compressed, rows, offsets, position_ranges)
+
+
+def stage_compressor() -> zlib._Compress:
+    """A streaming compressor whose output, fed a batch's lines in any number of pieces and
+    then flushed, is byte for byte `gzip.compress(lines, STAGE_COMPRESSLEVEL, mtime=0)`: lets
+    an extractor compress a batch (outside the GIL) while it is still encoding it."""
+    return zlib.compressobj(STAGE_COMPRESSLEVEL, zlib.DEFLATED, 31)
+
+
+def write_stage_gzip(
+    stage_dir: Path,
+    source: str,
+    batch_id: str,
+    data: bytes,
+    rows: int,
+    offsets: tuple[int | None, int | None] = (None, None),
+    position_ranges: tuple[tuple[str, int, int], ...] = (),
+) -> StagedFile:
+    """`write_stage_data` for lines already gzip'd (`stage_compressor`, `gzip.compress`)."""
     yyyy, mm, dd = batch_date(batch_id)
     folder = Path(stage_dir) / source / yyyy / mm / dd
     path = folder / f"{batch_id}.ndjson.gz"
     tmp = path.with_suffix(".tmp")
-    # One compress call over the whole batch at the fastest deflate level (zlib releases the
-    # GIL, so the next batch is encoded meanwhile); per-line gzip writes cost more than the
-    # Kafka consume. Snowflake's PUT takes the file as it is (source_compression = gzip).
-    data = gzip.compress(data, compresslevel=1, mtime=0)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as fh:
