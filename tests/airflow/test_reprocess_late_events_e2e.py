@@ -2,8 +2,7 @@
 hand-written events, then a membership event backdated beyond the late-event window; the DAG's
 task (`python -m ingest.restatements` in the project's venv) must rebuild and record exactly the
 one ticket attribution the event restates, under the DAG run's id. About a minute and a half on
-2 cores (one full dbt build to set up, the task's two builds), opt-in like the other end-to-end
-test: REVOPS_AIRFLOW_E2E=1 .venv-airflow/bin/python -m pytest tests/airflow -k e2e."""
+2 cores (one full dbt build to set up, the task's two builds)."""
 
 from __future__ import annotations
 
@@ -13,13 +12,7 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("REVOPS_AIRFLOW_E2E"), reason="opt-in: set REVOPS_AIRFLOW_E2E=1"
-)
 
 
 def _event(event_id: str, event_type: str, effective_at: str, **fields: str) -> dict:

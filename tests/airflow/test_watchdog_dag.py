@@ -169,7 +169,7 @@ def test_watchdog_dag_checks_and_summary(manifest):
 def test_watchdog_e2e_on_a_tiny_company(tmp_path, manifest):
     """`dag.test()` of data_quality_watchdog on a freshly built tiny company (the dbt suite's two
     batches): every check passes on data loaded minutes ago, and the run is summarised. About
-    5 minutes on 2 cores, so opt-in with the micro-batch e2e."""
+    5 minutes on 2 cores, so opt-in (REVOPS_AIRFLOW_E2E=1)."""
     env = dict(os.environ)
     warehouse = tmp_path / "wh" / "revops.duckdb"
     env.update(
