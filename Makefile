@@ -102,7 +102,7 @@ chromium:
 ## DagBag integrity, alerts, backfill params on Airflow 3.x, then the DagBag test on 2.11.
 test-airflow: install $(AIRFLOW_STAMP) $(AIRFLOW2_STAMP) chromium
 	$(AIRFLOW_MANIFEST)
-	$(AIRFLOW_BIN)/python -m pytest -q -p no:cacheprovider tests/airflow
+	$(AIRFLOW_BIN)/python -m pytest -q -p no:cacheprovider --durations=15 tests/airflow
 	$(AIRFLOW2_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/airflow/test_dagbag.py
 
 ## Freshness of the micro-batch loop on a running scheduler (1-minute cadence, 24 events, ~15 min):
