@@ -46,7 +46,8 @@ def _holding_warehouse(args: argparse.Namespace, settings: Settings) -> Iterator
         yield
 
 
-def _non_negative_seconds(value: str) -> float:
+def non_negative_seconds(value: str) -> float:
+    """argparse type of `--wait SECONDS` (revops and python -m ingest.restatements)."""
     try:
         seconds = float(value)
     except ValueError:
@@ -220,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     for writer in (kafka, file_, salesforce, build):
         writer.add_argument(
             "--wait",
-            type=_non_negative_seconds,
+            type=non_negative_seconds,
             default=0.0,
             metavar="SECONDS",
             help="if another revops process holds the warehouse, wait up to this long for it",

@@ -816,17 +816,9 @@ def _parse_ts(value: str) -> datetime:
     return _naive(parsed)  # type: ignore[return-value]
 
 
-def _non_negative_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"not a number of seconds >= 0: {value!r}")
-    return seconds
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from ingest.cli import non_negative_seconds
+
     parser = argparse.ArgumentParser(
         prog="python -m ingest.restatements",
         description=(
@@ -855,7 +847,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target", choices=("duckdb", "snowflake", "fakesnow"))
     parser.add_argument(
         "--wait",
-        type=_non_negative_seconds,
+        type=non_negative_seconds,
         default=0.0,
         metavar="SECONDS",
         help="wait up to SECONDS for another writer to release the warehouse",

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,36 @@ def ensure_manifest() -> Path:
             cwd=PROJECT_DIR,
         )
     return manifest
+
+
+def dag_test(
+    env: dict[str, str],
+    dag_id: str,
+    *,
+    dags_dir: Path = DAGS_DIR,
+    body: str = 'print("STATE", dag.test().state)',
+    timeout: float = 1200,
+) -> subprocess.CompletedProcess:
+    """`dag.test()` of `dag_id` in a fresh interpreter of this venv (Airflow reads its config,
+    from `env`, at import): `body` runs with `dag` loaded from `dags_dir`; stdout and stderr
+    are captured."""
+    code = "\n".join(
+        [
+            "import sys",
+            f"sys.path.insert(0, {str(PROJECT_DIR)!r})",
+            "from pathlib import Path",
+            "from tests.airflow._dagbag import load_dagbag",
+            f"dag = load_dagbag(Path({str(dags_dir)!r})).dags[{dag_id!r}]",
+            textwrap.dedent(body),
+        ]
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="session")

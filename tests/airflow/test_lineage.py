@@ -23,7 +23,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
+from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON, dag_test
 
 sys.path.insert(0, str(DAGS_DIR))
 import _lineage
@@ -125,26 +125,14 @@ def test_one_run_is_one_lineage_graph(tmp_path, kafka, manifest):
     airflow = PROJECT_DIR / ".venv-airflow" / "bin" / "airflow"
     subprocess.run([str(airflow), "db", "migrate"], check=True, env=env, capture_output=True)
     t_setup = time.monotonic() - t0
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT_DIR)!r})
-                from pathlib import Path
-                from tests.airflow._dagbag import load_dagbag
-                dag = load_dagbag(Path({str(DAGS_DIR)!r})).dags["load_events_microbatch"]
-                part = dag.partial_subset(task_ids={TASKS!r}, include_upstream=False)
-                print("TASKS", sorted(part.task_ids))
-                print("STATE", part.test().state)
-                """
-            ),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    run = dag_test(
+        env,
+        "load_events_microbatch",
+        body=f"""
+        part = dag.partial_subset(task_ids={TASKS!r}, include_upstream=False)
+        print("TASKS", sorted(part.task_ids))
+        print("STATE", part.test().state)
+        """,
         timeout=600,
     )
     t_run = time.monotonic() - t0 - t_setup

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 
-from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
+from tests.airflow.conftest import PROJECT_DIR, REVOPS_PYTHON, dag_test
 
 
 def _event(event_id: str, event_type: str, effective_at: str, **fields: str) -> dict:
@@ -126,27 +125,14 @@ def test_the_dag_records_the_attribution_a_backdated_event_restates(tmp_path, ma
 
     airflow = PROJECT_DIR / ".venv-airflow" / "bin" / "airflow"
     subprocess.run([str(airflow), "db", "migrate"], check=True, env=env, capture_output=True)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT_DIR)!r})
-                from pathlib import Path
-                from tests.airflow._dagbag import load_dagbag
-                dag = load_dagbag(Path({str(DAGS_DIR)!r})).dags["reprocess_late_events"]
-                dag_run = dag.test()
-                print("STATE", dag_run.state)
-                print("RUN_ID", dag_run.run_id)
-                """
-            ),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
+    run = dag_test(
+        env,
+        "reprocess_late_events",
+        body="""
+        dag_run = dag.test()
+        print("STATE", dag_run.state)
+        print("RUN_ID", dag_run.run_id)
+        """,
     )
     output = run.stdout + run.stderr
     assert "STATE success" in run.stdout, output[-4000:]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON
+from tests.airflow.conftest import DAGS_DIR, PROJECT_DIR, REVOPS_PYTHON, dag_test
 
 SMALL_DAG = """
 # An Airflow DAG (the safe-mode parser opens files naming both words).
@@ -73,26 +73,7 @@ def test_dag_test_run_records_states_durations_and_counts(tmp_path):
     dag_file.write_text(SMALL_DAG.format(dags=str(DAGS_DIR)))
     airflow = Path(sys.executable).parent / "airflow"  # this venv's Airflow (3.x or 2.11)
     subprocess.run([str(airflow), "db", "migrate"], check=True, env=env, capture_output=True)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT_DIR)!r})
-                from pathlib import Path
-                from tests.airflow._dagbag import load_dagbag
-                dag = load_dagbag(Path({str(tmp_path / "dags")!r})).dags["summary_probe"]
-                print("STATE", dag.test().state)
-                """
-            ),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = dag_test(env, "summary_probe", dags_dir=tmp_path / "dags", timeout=600)
     output = run.stdout[-3000:] + run.stderr[-3000:]
     # The summary task is the only leaf and fails the run because `broken` failed.
     assert "STATE failed" in run.stdout, output
@@ -205,26 +186,7 @@ def test_watchdog_e2e_on_a_tiny_company(tmp_path, manifest):
     )
     airflow = Path(sys.executable).parent / "airflow"  # this venv's Airflow (3.x or 2.11)
     subprocess.run([str(airflow), "db", "migrate"], check=True, env=env, capture_output=True)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sys
-                sys.path.insert(0, {str(PROJECT_DIR)!r})
-                from pathlib import Path
-                from tests.airflow._dagbag import load_dagbag
-                dag = load_dagbag(Path({str(DAGS_DIR)!r})).dags["data_quality_watchdog"]
-                print("STATE", dag.test().state)
-                """
-            ),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
+    run = dag_test(env, "data_quality_watchdog", timeout=1500)
     output = run.stdout[-4000:] + run.stderr[-4000:]
     assert "STATE success" in run.stdout, output
     read = subprocess.run(
