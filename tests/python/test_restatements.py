@@ -12,7 +12,6 @@ built once for the module (about a minute and a half of dbt on 2 cores).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -29,6 +28,9 @@ from ingest.file_source import ingest_files
 from ingest.generator import generate
 from ingest.restatements import STAGE_SELECT, RunReport, run_restatements
 from ingest.settings import Settings
+from tests.python.salesforce_records import bulk_record as _record
+from tests.python.salesforce_records import sf_iso as _iso
+from tests.python.salesforce_records import write_jsonl as _write
 
 pytestmark = pytest.mark.dbt
 
@@ -88,26 +90,6 @@ where (
 order by windows.repl_id, windows.valid_from
 limit 1
 """
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _record(sobject: str, fields: dict, modstamp: datetime) -> dict:
-    return {
-        "sobject": sobject,
-        "source": "bulk",
-        "schema_version": "000000000001",
-        "extracted_at": _iso(modstamp + timedelta(minutes=5)),
-        "job_id": None,
-        "record": {"SystemModstamp": _iso(modstamp), **fields},
-    }
-
-
-def _write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def _query(settings: Settings, sql: str) -> list[tuple]:

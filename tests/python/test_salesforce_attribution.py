@@ -12,7 +12,6 @@ identity and membership windows. The company is built once for the module.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +24,8 @@ from ingest.dbt_runner import build
 from ingest.file_source import ingest_files
 from ingest.generator import generate
 from ingest.settings import Settings
+from tests.python.salesforce_records import bulk_record as _record
+from tests.python.salesforce_records import write_jsonl as _write
 
 pytestmark = pytest.mark.dbt
 
@@ -33,26 +34,6 @@ SALESFORCE = (
     "path:models/marts/salesforce"
 )
 ANN, NOF = "005000000000ANN", "005000000000NOF"
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _record(sobject: str, fields: dict, modstamp: datetime) -> dict:
-    return {
-        "sobject": sobject,
-        "source": "bulk",
-        "schema_version": "000000000001",
-        "extracted_at": _iso(modstamp + timedelta(minutes=5)),
-        "job_id": None,
-        "record": {"SystemModstamp": _iso(modstamp), **fields},
-    }
-
-
-def _write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 def _valid_at(windows, key, at: datetime):

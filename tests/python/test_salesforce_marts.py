@@ -17,6 +17,9 @@ import pytest
 from ingest.dbt_runner import build, run_dbt
 from ingest.file_source import file_sha256, ingest_files
 from ingest.settings import Settings
+from tests.python.salesforce_records import bulk_record
+from tests.python.salesforce_records import sf_iso as _iso
+from tests.python.salesforce_records import write_jsonl as _write
 
 pytestmark = pytest.mark.dbt
 
@@ -31,19 +34,8 @@ VARS = {"salesforce_cdc_gap_grace_minutes": -1, "salesforce_freshness_sla_minute
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
 def _record(sobject: str, fields: dict, modstamp: datetime) -> dict:
-    return {
-        "sobject": sobject,
-        "source": "bulk",
-        "schema_version": "000000000001",
-        "extracted_at": _iso(modstamp + timedelta(minutes=5)),
-        "job_id": None,
-        "record": {"SystemModstamp": _iso(modstamp), "IsDeleted": False, **fields},
-    }
+    return bulk_record(sobject, {"IsDeleted": False, **fields}, modstamp)
 
 
 def _cdc(sobject: str, change_type: str, ids: list[str], at: datetime, replay: int) -> dict:
@@ -67,11 +59,6 @@ def _cdc(sobject: str, change_type: str, ids: list[str], at: datetime, replay: i
 def _sync(seq: int, kind: str, sobject: str | None, at: datetime, **extra) -> dict:
     entry = {"entry_id": f"run1/{seq}", "kind": kind, "sobject": sobject, "run_id": "run1"}
     return entry | {"at": _iso(at)} | extra
-
-
-def _write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
 
 
 @dataclass
