@@ -107,6 +107,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["REVOPS_WAREHOUSE"] = str(Path(settings.warehouse_path).resolve())
     env["DBT_PROFILES_DIR"] = str(settings.dbt_profiles_dir)
+    env["REVOPS_DUCKDB_MEMORY_LIMIT"] = settings.duckdb_memory_limit
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if settings.dbt_target:
         env["REVOPS_DBT_TARGET"] = settings.dbt_target

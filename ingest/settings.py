@@ -401,6 +401,10 @@ class Settings:
     log_format: str = "text"  # text | json (one object per line, for log shippers)
     snowflake: SnowflakeSettings = field(default_factory=SnowflakeSettings)
     salesforce: SalesforceSettings = field(default_factory=SalesforceSettings)
+    # DuckDB's memory_limit for every connection to the warehouse file, dbt's (profiles.yml)
+    # and the extractors' alike: DuckDB's own default is 80% of RAM per connection, and beyond
+    # the limit it spills to `<warehouse>.tmp` instead of growing.
+    duckdb_memory_limit: str = "12GB"
 
     @property
     def warehouse_target(self) -> str:
@@ -455,6 +459,9 @@ class Settings:
             log_format=_choice(env, "REVOPS_LOG_FORMAT", base.log_format, LOG_FORMATS, str.lower),
             snowflake=SnowflakeSettings.from_env(env),
             salesforce=SalesforceSettings.from_env(env),
+            duckdb_memory_limit=_memory_size(
+                env, "REVOPS_DUCKDB_MEMORY_LIMIT", base.duckdb_memory_limit
+            ),
         )
 
 
@@ -481,6 +488,16 @@ def _non_empty(env: Mapping[str, str], name: str, default: str) -> str:
     value = env[name].strip()
     if not value:
         raise SettingsError(f"{name} is set but empty; unset it for the default ({default})")
+    return value
+
+
+MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+
+def _memory_size(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _non_empty(env, name, default)
+    if not MEMORY_SIZE.fullmatch(value):
+        raise SettingsError(f"{name} must be a size such as 12GB or 800MiB, not {value!r}")
     return value
 
 

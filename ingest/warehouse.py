@@ -293,6 +293,14 @@ class ConnectionWarehouse:
         self.close()
 
 
+def set_memory_limit(con: duckdb.DuckDBPyConnection, limit: str) -> None:
+    """Bound a DuckDB database instance (DuckDB's default is 80% of RAM each), so that it spills
+    to its temp directory instead of growing. A setting, not a connect option: a connect option
+    would make every other connection to the same file in this process a configuration
+    conflict."""
+    con.execute("set memory_limit = '" + limit.replace("'", "''") + "'")
+
+
 class DuckDBWarehouse(ConnectionWarehouse):
     """A DuckDB warehouse file. Only the raw layer is written from Python; dbt owns the rest."""
 
@@ -302,6 +310,7 @@ class DuckDBWarehouse(ConnectionWarehouse):
         *,
         read_only: bool = False,
         clock: Callable[[], datetime] = utc_now,
+        memory_limit: str = Settings.duckdb_memory_limit,
     ) -> None:
         self.path = Path(path)
         self.clock = clock
@@ -314,12 +323,13 @@ class DuckDBWarehouse(ConnectionWarehouse):
             if locked:
                 raise WarehouseLockedError(locked) from exc
             raise WarehouseError(f"cannot open warehouse {self.path}: {exc}") from exc
+        set_memory_limit(self.con, memory_limit)
         if not read_only:
             self.ensure_raw_schema()
 
     @classmethod
     def open(cls, settings: Settings) -> DuckDBWarehouse:
-        return cls(settings.warehouse_path)
+        return cls(settings.warehouse_path, memory_limit=settings.duckdb_memory_limit)
 
     @classmethod
     def exclusive(cls, settings: Settings, wait_s: float = 0.0) -> AbstractContextManager[None]:

@@ -40,6 +40,7 @@ def test_every_variable_is_read() -> None:
             "REVOPS_DBT_TARGET_PATH": "/tmp/t",
             "REVOPS_LOG_LEVEL": "debug",
             "REVOPS_LOG_FORMAT": "JSON",
+            "REVOPS_DUCKDB_MEMORY_LIMIT": "6GB",
         }
     )
     assert settings.warehouse_path == Path("/data/w.duckdb")
@@ -50,6 +51,7 @@ def test_every_variable_is_read() -> None:
     assert settings.dbt_target == "snowflake"
     assert settings.dbt_target_path == Path("/tmp/t")
     assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+    assert settings.duckdb_memory_limit == "6GB"
 
 
 def test_optional_variables_set_empty_keep_their_default() -> None:
@@ -90,6 +92,9 @@ def test_optional_variables_set_empty_keep_their_default() -> None:
         ("REVOPS_KAFKA_CONFIG_ENABLE_AUTO_COMMIT", "true", "enable.auto.commit cannot be set"),
         ("REVOPS_KAFKA_CONFIG_GROUP_ID", "g", "set REVOPS_CONSUMER_GROUP instead"),
         ("REVOPS_KAFKA_CONFIG_BOOTSTRAP_SERVERS", "b:1", "set REVOPS_KAFKA_BOOTSTRAP instead"),
+        ("REVOPS_DUCKDB_MEMORY_LIMIT", "lots", "must be a size such as 12GB"),
+        ("REVOPS_DUCKDB_MEMORY_LIMIT", "12GB'; drop table x", 'not "12GB\'; drop table x"'),
+        ("REVOPS_DUCKDB_MEMORY_LIMIT", "", "REVOPS_DUCKDB_MEMORY_LIMIT is set but empty"),
     ],
 )
 def test_a_bad_variable_is_one_line_naming_it(name: str, value: str, message: str) -> None:
@@ -160,3 +165,18 @@ def test_url_credentials_are_redacted_from_bootstrap_strings() -> None:
     assert redact_url_credentials("sasl_ssl://u:p@b1:9092") == "sasl_ssl://***@b1:9092"
     assert redact_url_credentials("u:p://x@b1:9092") == "***@b1:9092"
     assert redact_url_credentials("b1:9092") == "b1:9092"
+
+
+def test_the_memory_limit_reaches_the_extractors_and_dbt(tmp_path: Path) -> None:
+    """One limit for every DuckDB instance on the warehouse file: the extractors' connection
+    and dbt's profile (DuckDB's own default is 80% of RAM per instance)."""
+    from ingest.dbt_runner import dbt_env
+    from ingest.warehouse import DuckDBWarehouse
+
+    settings = Settings.from_env(
+        {"REVOPS_WAREHOUSE": str(tmp_path / "w.duckdb"), "REVOPS_DUCKDB_MEMORY_LIMIT": "700MiB"}
+    )
+    assert dbt_env(settings)["REVOPS_DUCKDB_MEMORY_LIMIT"] == "700MiB"
+    with DuckDBWarehouse.open(settings) as wh:
+        (limit,) = wh.con.execute("select current_setting('memory_limit')").fetchone()
+    assert limit == "700.0 MiB"

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import random
 import re
+import tempfile
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -468,9 +470,17 @@ class _Rows:
         return self.rows
 
 
+# The in-memory database spills beyond this (medium: 10M activities, 1M opportunities) instead
+# of growing to DuckDB's default of 80% of RAM beside the warehouse's own DuckDB.
+ORG_MEMORY_LIMIT = "3GB"
+
+
 class _Db:
     def __init__(self) -> None:
-        self.con = duckdb.connect(":memory:")
+        spill = Path(tempfile.gettempdir()) / f"revops-sf-org-{os.getpid()}-{id(self):x}"
+        self.con = duckdb.connect(
+            ":memory:", config={"memory_limit": ORG_MEMORY_LIMIT, "temp_directory": str(spill)}
+        )
 
     def execute(self, sql: str, params: list | None = None) -> _Rows:
         result = self.con.execute(sql, params or [])

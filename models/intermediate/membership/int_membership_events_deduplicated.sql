@@ -25,14 +25,9 @@
     only those.
 #}
 
+{%- set staging = ref('stg_admin_service__membership_events') %}
+
 with
-
-valid_events as (
-
-    select * from {{ ref('stg_admin_service__membership_events') }}
-    where is_valid
-
-),
 
 {% if since %}
 touched_changes as (
@@ -44,21 +39,16 @@ touched_changes as (
 copies as (
 
     -- Every copy of every event_id with a copy of a touched change: its chosen copy decides
-    -- whether it takes part in that change (the fresh event_ids are among them).
-    select valid_events.*
-    from valid_events
-    where valid_events.event_id in (
-        select scoped.event_id
-        from valid_events as scoped
-        inner join touched_changes on touched_changes.content_hash = scoped.content_hash
-    )
-
-),
-
-{% else %}
-copies as (
-
-    select * from valid_events
+    -- whether it takes part in that change (the fresh event_ids are among them). Few rows,
+    -- read by two steps below; each scan of staging carries its own filter (a shared CTE over
+    -- the whole table would be materialised whole before any filter applies).
+    select copies.*
+    from {{ staging }} as copies
+    where copies.is_valid
+        and copies.event_id in ({{ small_key_set(
+            'select scoped.event_id from ' ~ staging ~ ' as scoped where scoped.is_valid'
+            ~ ' and scoped.content_hash in (' ~ small_key_set('select content_hash from touched_changes') ~ ')'
+        ) }})
 
 ),
 
@@ -66,7 +56,12 @@ copies as (
 copy_keys as (
 
     select source_position, event_id, event_key, content_hash, emitted_at, _loaded_at
+    {% if since %}
     from copies
+    {% else %}
+    from {{ staging }}
+    where is_valid
+    {% endif %}
 
 ),
 
@@ -172,7 +167,8 @@ final as (
         copies.emitted_at > {{ dbt.dateadd('day', var('late_event_window_days') | int, 'copies.effective_at') }}
             as is_beyond_late_window,
         copies._loaded_at
-    from copies
+    -- A full build reads the wide rows once, for the kept positions only.
+    from {{ 'copies' if since else staging }} as copies
     inner join kept on kept.source_position = copies.source_position
 
 )

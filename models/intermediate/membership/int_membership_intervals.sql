@@ -30,14 +30,23 @@
 {%- set since = incremental_watermark() %}
 {%- set max_depth = var('membership_max_merge_depth') | int %}
 
+{#-
+    The event table is read by two steps (membership events, team closers). A full build shares
+    one CTE over it; an incremental run reads the table in each step, under that step's filter:
+    a shared CTE would be materialised whole, every event, before any filter applied.
+#}
+{%- set events = ref('int_membership_events_deduplicated') if since else 'events' %}
+
 with
 
+{% if not since %}
 events as (
 
     select * from {{ ref('int_membership_events_deduplicated') }}
 
 ),
 
+{% endif %}
 {% if since %}
 touched_repls as (
 
@@ -92,7 +101,7 @@ membership_events as (
         {% else %}
         true as is_new_open_scope
         {% endif %}
-    from events
+    from {{ events }} as events
     {% if since %}
     inner join recompute_from
         on recompute_from.repl_id = events.repl_id
@@ -146,7 +155,7 @@ team_closers as (
         effective_at,
         _loaded_at,
         lag(order_key) over (partition by team_id order by order_key) as prev_order_key
-    from events
+    from {{ events }} as events
     where event_type in ('TEAM_MERGED', 'TEAM_SPLIT')
 
 ),

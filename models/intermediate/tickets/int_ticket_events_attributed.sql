@@ -31,11 +31,10 @@ ticket_events as (
 
     select ticket_events.*
     from {{ ref('stg_zendesk__ticket_events') }} as ticket_events
-    {% if since %}
-    inner join ({{ ticket_events_to_attribute(since, tickets_since) }}) as scope
-        on scope.ticket_event_id = ticket_events.ticket_event_id
-    {% endif %}
     where ticket_events.is_valid
+    {% if since %}
+        and ticket_events.ticket_event_id in ({{ small_key_set(ticket_events_to_attribute(since, tickets_since)) }})
+    {% endif %}
     qualify row_number() over (
         partition by ticket_events.ticket_event_id
         order by ticket_events._loaded_at, ticket_events.source_position
@@ -53,6 +52,15 @@ primary_memberships as (
 
     select * from {{ ref('int_membership_windows') }}
     where role = 'primary'
+    {% if since %}
+        -- An incremental run attributes few events: the windows of their repls only (the ASOF
+        -- join sorts its whole right side).
+        and repl_id in (
+            select identities.repl_id
+            from identities
+            where identities.okta_user_id in (select okta_user_id from ticket_events)
+        )
+    {% endif %}
 
 ),
 
