@@ -17,6 +17,7 @@ import resource
 import shutil
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -157,6 +158,32 @@ def split_peak_window(admin_file: Path, rest: Path, peak: Path) -> tuple[int, st
     return count, busiest
 
 
+def incremental_on_small_history(root: Path, seed: int, base: Settings) -> tuple[float, int]:
+    """The incremental build after the same peak batch, on top of the `small` company's history
+    instead: whether a micro-batch's cost depends on how much history lies under it. Returns
+    seconds and the small history's deduplicated event count."""
+    small = root / "small"
+    settings = replace(
+        base,
+        warehouse_path=small / "bench.duckdb",
+        stage_dir=small / "stage",
+        dbt_target_path=small / "target",
+    )
+    company = generate(scale="small", seed=seed, out_dir=small / "events")
+    for topic, info in company.items():
+        ingest_files([Path(info["path"])], topic, settings)
+    build(settings, full_refresh=True, quiet=True, exclude="test_type:data")
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    (events,) = con.execute(
+        "select count(*) from intermediate.int_membership_events_deduplicated"
+    ).fetchone()
+    con.close()
+    ingest_files([root / "peak.jsonl"], "admin.membership.v1", settings)
+    t0 = time.monotonic()
+    build(settings, quiet=True, exclude="test_type:data")
+    return time.monotonic() - t0, events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium"])
@@ -284,6 +311,13 @@ def main() -> None:
     )
     slowest = sorted(inc_times.items(), key=lambda kv: -kv[1])[:5]
     report["incremental slowest models"] = ", ".join(f"{m} {s:.1f}s" for m, s in slowest)
+    if args.scale != "small":
+        small_secs, small_events = incremental_on_small_history(root, args.seed, settings)
+        report["same peak batch on the small history"] = (
+            f"{small_secs:.1f} s on {small_events:,} events of history, against {inc_secs:.1f} s "
+            f"on {events:,} ({events / max(small_events, 1):.0f}x the history): "
+            f"ratio {inc_secs / max(small_secs, 1e-9):.2f}"
+        )
 
     try:
         from bench.kafka_throughput import run as kafka_run
