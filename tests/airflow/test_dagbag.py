@@ -69,6 +69,10 @@ def test_microbatch_shape(dagbag):
     producer = dag.get_task("dbt_build.dbt_producer_watcher")
     assert producer.pool == "revops_warehouse"
     assert str(producer.dbt_executable_path).endswith("dags/bin/revops-dbt")
+    # The five-minute build runs the data tests, not the unit tests (those run in make test/CI);
+    # test_e2e's micro-batch run proves dbt accepts the exclusion.
+    excluded = producer.exclude if isinstance(producer.exclude, list) else producer.exclude.split()
+    assert excluded == ["resource_type:unit_test"]
 
 
 def test_salesforce_sync_is_mapped_and_pooled(dagbag):
