@@ -42,8 +42,11 @@ test-snowflake: install
 test-python: install
 	$(BIN)/pytest -q -n 2 --dist worksteal --durations=25
 
+# make bench SCALE=small|medium; BENCH_ARGS for the rest (e.g. --salesforce-scale none).
+SCALE ?= medium
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python -m bench.run --scale medium
+	$(BIN)/python -u -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 docs: install
 	cd $(CURDIR) && $(BIN)/dbt docs generate --static --project-dir . --profiles-dir profiles

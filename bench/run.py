@@ -311,7 +311,7 @@ def main() -> None:
     )
     slowest = sorted(inc_times.items(), key=lambda kv: -kv[1])[:5]
     report["incremental slowest models"] = ", ".join(f"{m} {s:.1f}s" for m, s in slowest)
-    if args.scale != "small":
+    if args.scale not in ("tiny", "small"):
         small_secs, small_events = incremental_on_small_history(root, args.seed, settings)
         report["same peak batch on the small history"] = (
             f"{small_secs:.1f} s on {small_events:,} events of history, against {inc_secs:.1f} s "
