@@ -42,13 +42,16 @@ copies as (
     -- whether it takes part in that change (the fresh event_ids are among them). Few rows,
     -- read by two steps below; each scan of staging carries its own filter (a shared CTE over
     -- the whole table would be materialised whole before any filter applies).
+    {%- set scoped_event_ids %}
+        select scoped.event_id
+        from {{ staging }} as scoped
+        where scoped.is_valid
+            and scoped.content_hash in ({{ small_key_set('select content_hash from touched_changes') }})
+    {%- endset %}
     select copies.*
     from {{ staging }} as copies
     where copies.is_valid
-        and copies.event_id in ({{ small_key_set(
-            'select scoped.event_id from ' ~ staging ~ ' as scoped where scoped.is_valid'
-            ~ ' and scoped.content_hash in (' ~ small_key_set('select content_hash from touched_changes') ~ ')'
-        ) }})
+        and copies.event_id in ({{ small_key_set(scoped_event_ids) }})
 
 ),
 
