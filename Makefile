@@ -42,7 +42,8 @@ test-snowflake: install
 test-python: install
 	$(BIN)/pytest -q -n 2 --dist worksteal --durations=25
 
-# make bench SCALE=small|medium; BENCH_ARGS for the rest (e.g. --salesforce-scale none).
+# make bench SCALE=small|medium|large; BENCH_ARGS for the rest (e.g. --salesforce-scale none,
+# --topics admin.membership.v1). large needs about 15 minutes to generate and ~100 GB of disk.
 SCALE ?= medium
 BENCH_ARGS ?=
 bench: install

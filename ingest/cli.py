@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.generator.company import SCALES
 from ingest.settings import TARGETS, Settings, SettingsError
 from ingest.topics import TOPICS
 
@@ -169,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a synthetic company as JSONL, one file per topic")
-    gen.add_argument("--scale", choices=["tiny", "small", "medium"], default="small")
+    gen.add_argument("--scale", choices=list(SCALES), default="small")
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--out", required=True, help="output directory")
     gen.set_defaults(func=cmd_generate)

@@ -4,7 +4,9 @@ A line's position is `file:<sha256 of the file>/<line number>`, so ingesting the
 inserts nothing (and writes no stage file: a batch raw already holds is skipped before staging),
 while a corrected file (new checksum) lands as new rows next to the old ones. A directory stands
 for its `*.jsonl` files in name order; a UTF-8 byte-order mark at the start of a file (Windows
-exports) is not part of the first event.
+exports) is not part of the first event. A `.jsonl.gz` or `.jsonl.zst` file (one or more frames,
+as `revops generate --scale large` writes) is read decompressed; its position names the
+compressed file's checksum and the decompressed line.
 
 A file raw holds nothing of yet (the common case) is landed as a pipeline: the file is read in
 large blocks and split into lines in one call per block; a batch is encoded (Python) piece by
@@ -17,12 +19,16 @@ before it is encoded or staged.
 from __future__ import annotations
 
 import codecs
+import gzip
 import hashlib
+import io
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+import zstandard
 
 from ingest.envelope import SourceMessage
 from ingest.landing import LandResult, MessageRun, StreamingBatch, land_batch
@@ -46,12 +52,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+SOURCE_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst")
+
+
+def is_compressed(path: Path) -> bool:
+    return path.suffix in (".gz", ".zst")
+
+
+def open_source(path: Path) -> BinaryIO:
+    """The file's bytes, decompressed if its name ends in `.gz` or `.zst`."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    raw = open(path, "rb")  # noqa: SIM115 - the caller closes the reader, which closes it
+    if path.suffix == ".zst":
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            raw, read_across_frames=True, closefd=True
+        )
+        return io.BufferedReader(reader, 1 << 20)  # type: ignore[arg-type]
+    return raw
+
+
 def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
-    """Files as given; a directory as its `*.jsonl` files, sorted by name (a replay folder)."""
+    """Files as given; a directory as its `*.jsonl` files (`.gz`, `.zst` too), sorted by name
+    (a replay folder)."""
     out: list[Path] = []
     for given in map(Path, paths):
         if given.is_dir():
-            found = sorted(p for p in given.glob("*.jsonl") if p.is_file())
+            found = sorted(
+                p for p in given.iterdir() if p.name.endswith(SOURCE_SUFFIXES) and p.is_file()
+            )
             if not found:
                 raise SourceFileError(f"cannot read {given}: a directory with no *.jsonl files")
             out.extend(found)
@@ -68,7 +97,7 @@ def iter_file_messages(path: Path, topic: str) -> Iterator[SourceMessage]:
     """Yield one message per non-blank line; blank lines carry no data and are not messages."""
     get_topic(topic)
     sha = file_sha256(path)
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             value = raw.rstrip(b"\r\n")
             if lineno == 1 and value.startswith(codecs.BOM_UTF8):
@@ -116,7 +145,7 @@ def iter_file_runs(path: Path, topic: str, batch_size: int) -> Iterator[MessageR
     lineno = 0  # lines read so far (blank ones included: positions are line numbers)
     offsets: list[int] = []
     values: list[bytes] = []
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         for lines, has_cr in _file_blocks(fh):
             if has_cr:
                 lines = [raw.rstrip(b"\r\n") for raw in lines]
@@ -178,8 +207,9 @@ def _ingest_file(
     first = next(runs, None)
     if first is None:
         return
-    # Line numbers never exceed the file's size in bytes: the bound keeps the look cheap.
-    if wh.count_positions(topic, first.prefix, 1, path.stat().st_size + 1):
+    # Line numbers never exceed a plain file's size in bytes: the bound keeps the look cheap.
+    bound = (1 << 62) if is_compressed(path) else path.stat().st_size + 1
+    if wh.count_positions(topic, first.prefix, 1, bound):
         for run in _chain(first, runs):
             _record(result, len(run.offsets), _land_or_skip(run, settings, wh))
         return

@@ -55,13 +55,67 @@ class Scale:
     reorg_every_days: int
     wave_fraction: float  # share of reps moved in a reorganisation wave
     wave_minutes: int  # how long the mass transfers of a wave take (medium: >10K events/hour)
+    leave_rate: float = 0.15  # leavers per rep-year (replaced by hires)
+    merge_every: int = 20  # a wave merges one pod in this many
+    split_every: int = 40  # and splits one pod in this many
+    # Coverage stints and tickets generated in bulk (`ingest.generator.bulk`) instead of simulated
+    # one by one; the simulation then only runs the org (teams, hires, transfers, reorganisations).
+    bulk: Bulk | None = None
+
+    @property
+    def expected_admin_events(self) -> float:
+        if self.bulk is not None:
+            return self.reps * self.days * self.bulk.slots * self.bulk.coverage_fill * 2
+        return self.reps * self.days * self.coverage_rate * 1.2
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """Rates of the bulk-generated events (see `ingest.generator.bulk`)."""
+
+    slots: int  # coverage slots per rep: each rep-day, each slot holds at most one stint
+    coverage_fill: float  # probability that a slot holds a stint on a working day
+    tickets_per_rep_day: float  # between 0 and 2
 
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(40, 8, 90, 0.12, 1 / 45, 0.25, 30, 0.3, 120),
     "small": Scale(500, 60, 730, 0.12, 1 / 120, 0.1, 91, 0.25, 120),
     "medium": Scale(6000, 1000, 2555, 0.55, 1 / 150, 0.07, 91, 0.6, 20),
+    # CloudDesk's size: 18K active / ~60K historical reps, 2K active / ~10K historical teams,
+    # 7 years, ~125M membership events (50K a day, 10K+ an hour in a wave), ~200M ticket events.
+    "large": Scale(
+        18000,
+        2000,
+        2555,
+        0.0,
+        1 / 150,
+        0.0,
+        91,
+        0.6,
+        20,
+        leave_rate=0.35,
+        merge_every=13,
+        split_every=13,
+        bulk=Bulk(slots=2, coverage_fill=0.68, tickets_per_rep_day=1.0),
+    ),
 }
+# Not offered on the command line: the bulk engine at a size the tests can fold in Python.
+BULK_TEST = Scale(
+    60,
+    12,
+    120,
+    0.0,
+    1 / 45,
+    0.0,
+    30,
+    0.3,
+    120,
+    leave_rate=1.0,
+    merge_every=5,
+    split_every=6,
+    bulk=Bulk(slots=2, coverage_fill=0.5, tickets_per_rep_day=1.0),
+)
 
 
 @dataclass
@@ -87,6 +141,10 @@ class Rep:
     secondary: set[str] = field(default_factory=set)
     active: bool = True
     suspended: bool = False
+    hired_at: datetime | None = None
+    left_at: datetime | None = None
+    # (since, Okta user) in order: a contractor converted to FTE gets a second one.
+    okta_history: list[tuple[datetime, str]] = field(default_factory=list)
 
 
 class Company:
@@ -105,6 +163,12 @@ class Company:
         self.next_ticket_event = 1_000_000
         self.next_zendesk_user = 360_000_000
         self._pods: list[Team] | None = None  # active pods; rebuilt only when teams change
+        # What the bulk generator needs of the org (recorded only at a bulk scale): the days of
+        # the reorganisation waves with the pods active after each, and every primary change.
+        self.recording = scale.bulk is not None
+        self.history_start = HISTORY_END - timedelta(days=scale.days)
+        self.waves: list[tuple[int, list[str]]] = []
+        self.primary_log: list[tuple[str, datetime, str | None]] = []
 
     # -- ids ---------------------------------------------------------------------------------
 
@@ -221,6 +285,7 @@ class Company:
                 self.teams[rep.primary].primary.discard(rep.repl_id)
             rep.primary = team.team_id
             team.primary.add(rep.repl_id)
+            self.log_primary(rep, at)
         else:
             rep.secondary.add(team.team_id)
             team.secondary.add(rep.repl_id)
@@ -234,10 +299,15 @@ class Company:
         if role in (None, "primary") and rep.primary == team_id:
             rep.primary = None
             team.primary.discard(rep.repl_id)
+            self.log_primary(rep, at)
         if role in (None, "secondary") and team_id in rep.secondary:
             rep.secondary.discard(team_id)
             team.secondary.discard(rep.repl_id)
         return emitted
+
+    def log_primary(self, rep: Rep, at: datetime) -> None:
+        if self.recording:
+            self.primary_log.append((rep.repl_id, at, rep.primary))
 
     def hire(self, at: datetime) -> Rep:
         self.next_rep += 1
@@ -252,6 +322,8 @@ class Company:
             zendesk_id=self.next_zendesk_user,
             contractor=self.rnd.random() < 0.1,
         )
+        rep.hired_at = at + timedelta(minutes=15)
+        rep.okta_history.append((at, rep.okta_id))
         self.reps[rep.repl_id] = rep
         self.active_reps.append(rep.repl_id)
         self.okta_event("user.lifecycle.create", at, rep, rep.okta_id)
@@ -276,6 +348,7 @@ class Company:
         if rep.primary:
             self.leave(rep, rep.primary, None, at + timedelta(minutes=1))
         rep.active = False
+        rep.left_at = at
         self.active_reps.remove(rep.repl_id)
         self.okta_event("user.lifecycle.deactivate", at + timedelta(minutes=2), rep, rep.okta_id)
 
@@ -283,6 +356,7 @@ class Company:
         old = rep.okta_id
         rep.okta_id = self.okta_id()
         rep.contractor = False
+        rep.okta_history.append((at, rep.okta_id))
         self.okta_event("user.lifecycle.create", at, rep, rep.okta_id)
         self.okta_event("user.lifecycle.activate", at + timedelta(minutes=3), rep, rep.okta_id)
         self.admin_event(
@@ -316,6 +390,7 @@ class Company:
         for repl_id in list(absorbed.primary):
             self.reps[repl_id].primary = survivor.team_id
             survivor.primary.add(repl_id)
+            self.log_primary(self.reps[repl_id], at)
         for repl_id in list(absorbed.secondary):
             rep = self.reps[repl_id]
             rep.secondary.discard(absorbed.team_id)
@@ -343,6 +418,7 @@ class Company:
         for i, repl_id in enumerate(members):
             rep = self.reps[repl_id]
             rep.primary = None
+            self.log_primary(rep, at)
             if i == 0 and len(members) > 2 and self.rnd.random() < 0.5:
                 continue  # forgotten: flagged by dq_repls_without_primary_after_split
             self.join(rep, successors[i % 2], "primary", at + timedelta(minutes=10), True)
@@ -354,12 +430,12 @@ class Company:
         if len(pods) > 6:
             # One second apart: the Admin Service applies a wave's merges one after another
             # (a survivor may itself be absorbed later in the wave).
-            for i in range(max(1, len(pods) // 20)):
+            for i in range(max(1, len(pods) // self.scale.merge_every)):
                 absorbed, survivor = rnd.sample(self.pods(), 2)
                 self.merge(absorbed, survivor, at + timedelta(seconds=i))
             # Splits only of teams that existed before them (not of a split's fresh successors).
             before = self.pods()
-            for i in range(max(1, len(before) // 40)):
+            for i in range(max(1, len(before) // self.scale.split_every)):
                 candidates = [t for t in before if t.active]
                 self.split(rnd.choice(candidates), at + timedelta(minutes=20, seconds=i))
         movers = rnd.sample(self.active_reps, int(len(self.active_reps) * self.scale.wave_fraction))
@@ -463,14 +539,18 @@ class Company:
         first_second = 8 * 3600
         if index and index % scale.reorg_every_days == 0:
             self.reorganise(day)
+            if self.recording:
+                self.waves.append((index, [t.team_id for t in self.pods()]))
             first_second = 15 * 3600  # the day's other work follows the wave (09:00–14:00)
         n = len(self.active_reps)
         # Actions through the working day, in time order so the true history is consistent.
         actions: list[tuple[int, str]] = []
         actions += [(0, "coverage")] * self.poisson(n * scale.coverage_rate)
         actions += [(0, "transfer")] * self.poisson(n * scale.transfer_rate)
-        actions += [(0, "leave")] * self.poisson(n * 0.15 / 365)
-        actions += [(0, "hire")] * self.poisson(max(0.0, scale.reps - n) * 0.05 + n * 0.15 / 365)
+        actions += [(0, "leave")] * self.poisson(n * scale.leave_rate / 365)
+        actions += [(0, "hire")] * self.poisson(
+            max(0.0, scale.reps - n) * 0.05 + n * scale.leave_rate / 365
+        )
         actions += [(0, "convert")] * self.poisson(n * 0.1 / 400)
         actions += [(0, "suspend")] * self.poisson(n * 0.01 / 365)
         actions += [(0, "ticket")] * self.poisson(n * scale.ticket_rate)
@@ -545,12 +625,14 @@ class Company:
         self.admin.emit_raw(line, at + timedelta(seconds=45), kind)
 
     def run(self) -> None:
-        start = HISTORY_END - timedelta(days=self.scale.days)
+        start = self.history_start = HISTORY_END - timedelta(days=self.scale.days)
         self.build_org(start)
         for i in range(int(self.scale.reps * 0.9)):
             self.hire(start + timedelta(hours=1, seconds=i * 5))
         # Invalid messages: at least one of each kind, more in proportion to the company's size.
-        expected_events = self.scale.reps * self.scale.days * self.scale.coverage_rate * 1.2
+        if self.recording:
+            self.waves.append((0, [t.team_id for t in self.pods()]))
+        expected_events = self.scale.expected_admin_events
         dirt = self.admin.dirt
         planned: dict[int, list[str]] = {}
         for kind, rate in (

@@ -20,6 +20,12 @@ from typing import IO
 
 import orjson
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+# Separates a tagged line's delivery instant, sequence number and message (orjson escapes
+# control characters inside strings, so no message holds one).
+TAG_SEPARATOR = b"\x1f"
+
 
 def iso(ts: datetime) -> str:
     return ts.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -54,6 +60,7 @@ class TopicSink:
         time_field: str,
         emitted_field: str | None,
         history_end: datetime,
+        tagged: bool = False,
     ) -> None:
         self.path = path
         self.rnd = rnd
@@ -62,6 +69,9 @@ class TopicSink:
         self.time_field = time_field
         self.emitted_field = emitted_field
         self.history_end = history_end
+        # Tagged: each line is written as `<delivery µs>\x1f<sequence>\x1f<message>`, for the bulk
+        # generator to merge with its own messages in delivery order.
+        self.tagged = tagged
         self.heap: list[tuple[datetime, int, bytes]] = []
         self.seq = 0
         self.stats: Counter[str] = Counter()
@@ -139,7 +149,12 @@ class TopicSink:
         """Write every message delivered before `until` (later events cannot precede them)."""
         heap, write = self.heap, self.fh.write
         while heap and heap[0][0] < until:
-            write(heapq.heappop(heap)[2])
+            deliver_at, seq, line = heapq.heappop(heap)
+            if self.tagged:
+                us = (deliver_at - EPOCH) // ONE_MICROSECOND
+                write(b"%d%s%d%s%s" % (us, TAG_SEPARATOR, seq, TAG_SEPARATOR, line))
+            else:
+                write(line)
             self.stats["messages"] += 1
 
     def close(self) -> None:

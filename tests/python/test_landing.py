@@ -335,6 +335,29 @@ class TestFileConveniences:
         assert again.rows_inserted == 0 and again.already_loaded == 8 and again.messages == 8
         assert sorted(settings.stage_dir.rglob("*.ndjson.gz")) == staged
 
+    @pytest.mark.parametrize("suffix", [".jsonl.zst", ".jsonl.gz"])
+    def test_a_compressed_file_lands_as_its_plain_lines(
+        self, settings: Settings, tmp_path: Path, suffix: str
+    ) -> None:
+        import zstandard
+
+        lines = [b'{"event_id": "e%d"}' % n for n in range(5)] + [b"", b"{bad"]
+        plain = b"\n".join(lines) + b"\n"
+        source = tmp_path / f"events{suffix}"
+        if suffix == ".jsonl.zst":  # two frames, as the large generator writes them
+            cut = plain.index(b'{"event_id": "e3"}')
+            source.write_bytes(zstandard.compress(plain[:cut]) + zstandard.compress(plain[cut:]))
+        else:
+            source.write_bytes(gzip.compress(plain))
+        assert expand_paths([tmp_path]) == [source]
+        first = ingest_files([source], TOPIC, settings)
+        assert first.messages == 6 and first.quarantined == 1 and first.rows_inserted == 6
+        rows = raw_rows(settings.warehouse_path, "admin_membership_events")
+        assert [r[3] for r in rows] == [1, 2, 3, 4, 5]  # decompressed line numbers
+        assert [json.loads(r[9])["event_id"] for r in rows] == [f"e{n}" for n in range(5)]
+        again = ingest_files([source], TOPIC, settings)
+        assert again.rows_inserted == 0 and again.already_loaded == 6
+
     def test_a_file_cut_short_by_a_crash_lands_the_rest(
         self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
