@@ -43,7 +43,7 @@ test-python: install
 	$(BIN)/pytest -q -n 2 --dist worksteal --durations=25
 
 # make bench SCALE=small|medium|large; BENCH_ARGS for the rest (e.g. --salesforce-scale none,
-# --topics admin.membership.v1). large needs about 15 minutes to generate and ~100 GB of disk.
+# --topics admin.membership.v1). large takes ~15 minutes to generate and more disk than 78 GB.
 SCALE ?= medium
 BENCH_ARGS ?=
 bench: install
