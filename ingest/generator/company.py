@@ -96,7 +96,7 @@ SCALES: dict[str, Scale] = {
         20,
         leave_rate=0.35,
         merge_every=13,
-        split_every=13,
+        split_every=12,
         bulk=Bulk(slots=2, coverage_fill=0.68, tickets_per_rep_day=1.0),
     ),
 }
