@@ -24,6 +24,7 @@ import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -65,11 +66,59 @@ def open_source(path: Path) -> BinaryIO:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     raw = open(path, "rb")  # noqa: SIM115 - the caller closes the reader, which closes it
     if path.suffix == ".zst":
-        reader = zstandard.ZstdDecompressor().stream_reader(
-            raw, read_across_frames=True, closefd=True
-        )
-        return io.BufferedReader(reader, 1 << 20)  # type: ignore[arg-type]
+        return io.BufferedReader(_ZstdFrames(raw), 1 << 20)
     return raw
+
+
+class _ZstdFrames(io.RawIOBase):
+    """One or more concatenated zstd frames, decompressed; a file that ends inside a frame is
+    an error, not a shorter file (zstandard's stream reader returns what it has)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.frame = zstandard.ZstdDecompressor().decompressobj()
+        self.in_frame = False
+        self.pending = b""
+        self.taken = 0  # bytes of `pending` already handed out
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        while self.taken == len(self.pending):
+            self.pending, self.taken = b"", 0
+            chunk = self.raw.read(1 << 20)
+            if not chunk:
+                if self.in_frame:
+                    raise zstandard.ZstdError("the file ends inside a zstd frame")
+                return 0
+            while chunk:
+                self.in_frame = True
+                self.pending += self.frame.decompress(chunk)
+                chunk = b""
+                if self.frame.eof:  # a frame ended: the rest of the chunk starts the next one
+                    chunk = self.frame.unused_data
+                    self.frame = zstandard.ZstdDecompressor().decompressobj()
+                    self.in_frame = False
+        n = min(len(buffer), len(self.pending) - self.taken)
+        buffer[:n] = memoryview(self.pending)[self.taken : self.taken + n]
+        self.taken += n
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[BinaryIO]:
+    """`open_source`, with a damaged compressed file as one clear error (the lines read before
+    the damage have landed; a rerun after repair skips them by position)."""
+    try:
+        with open_source(path) as fh:
+            yield fh
+    except (zstandard.ZstdError, gzip.BadGzipFile, EOFError) as exc:
+        raise SourceFileError(f"cannot read {path}: damaged compressed data ({exc})") from exc
 
 
 def expand_paths(paths: Sequence[Path | str]) -> list[Path]:
@@ -97,7 +146,7 @@ def iter_file_messages(path: Path, topic: str) -> Iterator[SourceMessage]:
     """Yield one message per non-blank line; blank lines carry no data and are not messages."""
     get_topic(topic)
     sha = file_sha256(path)
-    with open_source(path) as fh:
+    with _reading(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             value = raw.rstrip(b"\r\n")
             if lineno == 1 and value.startswith(codecs.BOM_UTF8):
@@ -145,7 +194,7 @@ def iter_file_runs(path: Path, topic: str, batch_size: int) -> Iterator[MessageR
     lineno = 0  # lines read so far (blank ones included: positions are line numbers)
     offsets: list[int] = []
     values: list[bytes] = []
-    with open_source(path) as fh:
+    with _reading(path) as fh:
         for lines, has_cr in _file_blocks(fh):
             if has_cr:
                 lines = [raw.rstrip(b"\r\n") for raw in lines]

@@ -358,6 +358,19 @@ class TestFileConveniences:
         again = ingest_files([source], TOPIC, settings)
         assert again.rows_inserted == 0 and again.already_loaded == 6
 
+    @pytest.mark.parametrize("suffix", [".jsonl.zst", ".jsonl.gz"])
+    def test_damaged_compressed_data_is_one_clear_error(
+        self, settings: Settings, tmp_path: Path, suffix: str
+    ) -> None:
+        import zstandard
+
+        plain = b"".join(b'{"event_id": "e%d"}\n' % n for n in range(2000))
+        packed = zstandard.compress(plain) if suffix == ".jsonl.zst" else gzip.compress(plain)
+        source = tmp_path / f"events{suffix}"
+        source.write_bytes(packed[: len(packed) // 2])  # cut off mid-stream
+        with pytest.raises(SourceFileError, match="damaged compressed data"):
+            ingest_files([source], TOPIC, settings)
+
     def test_a_file_cut_short_by_a_crash_lands_the_rest(
         self, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
