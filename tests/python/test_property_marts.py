@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -41,6 +42,10 @@ from tests.python.scenarios import BASE, Scenario, scenario_from_seed, scenario_
 
 THROUGH = date(2026, 3, 12)
 DBT_VARS = {"headcount_through_date": THROUGH.isoformat()}
+# A full build split into buckets of this many staged events (several buckets for the scenarios
+# of one example), as a full build at scale runs: the tests compare it with the reference and
+# with incremental runs, which are never split.
+BUCKETED = {"full_build_bucket_rows": 400}
 # dbt's unit tests do not depend on the data; `make test-dbt` runs them once.
 NO_UNIT = "test_type:unit"
 # In the project's working tree whatever the cwd (the Makefile and CI run from the project dir).
@@ -371,9 +376,15 @@ def test_marts_equal_the_reference_implementation(
     scenarios = seeded_scenarios(seeds)
     load(scenarios, settings_, "all")
     result = build(
-        settings_, full_refresh=True, quiet=True, vars=DBT_VARS, check=False, exclude=NO_UNIT
+        settings_,
+        full_refresh=True,
+        quiet=True,
+        vars={**DBT_VARS, **BUCKETED},
+        check=False,
+        exclude=NO_UNIT,
     )
     assert result.returncode == 0, result.counts()
+    assert full_build_buckets(settings_) > 1
     assert_marts_match_reference(scenarios, marts(settings_))
     assert_readme_questions_match_reference(scenarios[:40], settings_)
     # The reference's OPEN_END is the warehouse's open marker (open_valid_to()), as built.
@@ -402,6 +413,16 @@ def snapshot(settings_: Settings, suffix: str = "") -> dict[str, list[tuple]]:
     }
 
 
+def full_build_buckets(settings_: Settings) -> int:
+    """How many buckets the last full build of the membership core ran in (from its SQL)."""
+    compiled = (
+        settings_.dbt_target_path
+        / "run/revops/models/intermediate/membership/int_membership_windows.sql"
+    ).read_text()
+    found = re.search(r"full build bucket 0 of (\d+)", compiled)
+    return int(found.group(1)) if found else 1
+
+
 def loaded_through(settings_: Settings) -> str:
     """The newest raw load time: what the warehouse knows is everything loaded up to it."""
     (at,) = query(
@@ -419,6 +440,7 @@ def assert_incremental_equals_full_and_audit(
     rnd: random.Random,
     batches: int,
     through_dates: list[date],
+    full_vars: dict | None = None,
 ) -> None:
     """Deliver the scenarios in `batches` random cuts, building incrementally after each (with
     that batch's headcount_through_date); then every intermediate and mart table must equal a full
@@ -446,7 +468,15 @@ def assert_incremental_equals_full_and_audit(
         assert result.returncode == 0, (i, result.counts())
         said.append((loaded_through(settings_), dbt_vars, snapshot(settings_)))
     _, last_vars, incremental = said[-1]
-    build(settings_, full_refresh=True, quiet=True, vars=last_vars, exclude=NO_UNIT)
+    build(
+        settings_,
+        full_refresh=True,
+        quiet=True,
+        vars={**last_vars, **(full_vars or {})},
+        exclude=NO_UNIT,
+    )
+    if full_vars:
+        assert full_build_buckets(settings_) > 1
     full = snapshot(settings_)
     assert incremental.keys() == full.keys()
     for table in full:
@@ -514,7 +544,7 @@ def test_incremental_builds_equal_a_full_rebuild(
     settings_ = fresh_warehouse(tmp_path_factory, "incremental", dbt_target_path)
     scenarios = seeded_scenarios(seeds)
     assert_incremental_equals_full_and_audit(
-        scenarios, settings_, random.Random(split_seed), batches, [THROUGH] * batches
+        scenarios, settings_, random.Random(split_seed), batches, [THROUGH] * batches, BUCKETED
     )
 
 
@@ -540,3 +570,44 @@ def test_many_small_batches_and_a_moving_through_date_equal_a_full_rebuild(
     rnd = random.Random(split_seed)
     through_dates = [BASE.date() + timedelta(days=rnd.randint(1, 12)) for _ in range(batches)]
     assert_incremental_equals_full_and_audit(scenarios, settings_, rnd, batches, through_dates)
+
+
+@pytest.mark.dbt
+def test_a_late_close_that_takes_a_carry_away_moves_recorded_at(
+    tmp_path_factory: pytest.TempPathFactory, dbt_target_path: Path
+) -> None:
+    """Found by the property above: r0 is primary in t1 when t1 merges into t0, and the merge
+    carries the slot into t0. A late ADDED (s24_e10) displaces r0 from t1 just before the merge,
+    so nothing is carried and the t0 window starts later. That window was said first by the run
+    that loaded the late event, and its recorded_at must say so (before the fix it kept the
+    first batch's load time: only opens and closes of the t0 slot itself counted)."""
+    settings_ = fresh_warehouse(tmp_path_factory, "carry-taken-away", dbt_target_path)
+    (sc,) = [scenario_from_seed(45, 24)]
+    late = {"s24_e01", "s24_e09", "s24_e10"}
+    stream = list(sc.received)
+    # The second copy of the identity link arrives with the late events.
+    second_link = max(i for i, e in enumerate(stream) if e["event_id"] == "s24_e07")
+    cuts = [
+        [
+            e
+            for i, e in enumerate(stream)
+            if e["event_id"] not in {*late, "s24_e13"} and i != second_link
+        ],
+        [e for e in stream if e["event_id"] == "s24_e13"],
+        [e for i, e in enumerate(stream) if e["event_id"] in late or i == second_link],
+    ]
+    assert sum(map(len, cuts)) == len(stream)
+    said: list[tuple[str, dict, dict[str, list[tuple]]]] = []
+    for i, batch in enumerate(cuts):
+        load([Scenario(-1, "", delivered=batch)], settings_, f"batch{i}")
+        build(settings_, full_refresh=(i == 0), quiet=True, vars=DBT_VARS, exclude=NO_UNIT)
+        said.append((loaded_through(settings_), DBT_VARS, snapshot(settings_)))
+    final = said[-1][2]
+    moved = [
+        row
+        for row in final["intermediate.int_membership_windows"]
+        if row[:3] == ("s24_r0", "s24_t0", "primary")
+    ]
+    assert [row[3] for row in moved] == [datetime(2026, 3, 3, 2, 0)]
+    assert str(moved[0][-1]) == said[2][0]
+    assert_rows_were_known_at_their_recorded_at([sc], final, said)

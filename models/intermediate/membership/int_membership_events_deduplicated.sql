@@ -2,8 +2,16 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_touched_keys('content_hash', 'select content_hash as key_value from (' ~ membership_touched_content_hashes(incremental_watermark()) ~ ') as k') }}",
-        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        pre_hook=[
+            "{{ delete_touched_keys('content_hash', 'select content_hash as key_value from (' ~ membership_touched_content_hashes(incremental_watermark()) ~ ') as k') }}",
+            "{{ begin_full_build_buckets() }}",
+            "{{ collect_membership_conflicted_event_ids() }}",
+        ],
+        post_hook=[
+            "{{ insert_full_build_buckets() }}",
+            "{{ drop_membership_conflicted_event_ids() }}",
+            "{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        ],
     )
 }}
 
@@ -17,6 +25,8 @@
 -#}
 
 {%- set since = incremental_watermark() %}
+{#- A full build at scale runs per bucket of event key (full_build_buckets.sql). #}
+{%- set buckets = full_build_bucket_count() %}
 
 {#-
     Two choices, made on a narrow projection (position, event_id, event key, change, emission):
@@ -64,6 +74,14 @@ copy_keys as (
     {% else %}
     from {{ staging }}
     where is_valid
+    {%- if buckets > 1 %}
+        -- This bucket's events, and every copy of an event_id whose copies span buckets (its
+        -- chosen copy decides which bucket keeps it, below).
+        and (
+            {{ full_build_bucket('event_key', buckets) }}
+            or event_id in (select event_id from {{ membership_conflicted_event_ids_relation() }})
+        )
+    {%- endif %}
     {% endif %}
 
 ),
@@ -108,6 +126,8 @@ changes as (
     select * from chosen_copies
     {% if since %}
     where content_hash in (select content_hash from touched_changes)
+    {% elif buckets > 1 %}
+    where {{ full_build_bucket('event_key', buckets) }}
     {% endif %}
 
 ),
@@ -173,6 +193,9 @@ final as (
     -- A full build reads the wide rows once, for the kept positions only.
     from {{ 'copies' if since else staging }} as copies
     inner join kept on kept.source_position = copies.source_position
+    {%- if not since and buckets > 1 %}
+    where {{ full_build_bucket('copies.event_key', buckets) }}
+    {%- endif %}
 
 )
 

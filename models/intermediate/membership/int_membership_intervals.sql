@@ -5,7 +5,11 @@
         restate_key='repl_id',
         restate_end_column='close_at',
         restate_scope="{{ membership_touched_repls(incremental_watermark()) }}",
-        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        pre_hook="{{ begin_full_build_buckets() }}",
+        post_hook=[
+            "{{ insert_full_build_buckets() }}",
+            "{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        ],
     )
 }}
 
@@ -28,6 +32,8 @@
 -#}
 
 {%- set since = incremental_watermark() %}
+{#- A full build at scale runs per bucket of repl (full_build_buckets.sql). #}
+{%- set buckets = full_build_bucket_count() %}
 {%- set max_depth = var('membership_max_merge_depth') | int %}
 
 {#-
@@ -108,6 +114,9 @@ membership_events as (
         and events.effective_at >= recompute_from.closers_from
     {% endif %}
     where events.event_type in ('MEMBERSHIP_ADDED', 'MEMBERSHIP_REMOVED')
+    {%- if buckets > 1 %}
+        and {{ full_build_bucket('events.repl_id', buckets) }}
+    {%- endif %}
 
 ),
 

@@ -5,7 +5,11 @@
         restate_key='repl_id',
         restate_end_column='valid_to',
         restate_scope="{{ membership_touched_repls(incremental_watermark()) }}",
-        post_hook="{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        pre_hook="{{ begin_full_build_buckets() }}",
+        post_hook=[
+            "{{ insert_full_build_buckets() }}",
+            "{{ set_incremental_watermark([ref('stg_admin_service__membership_events')]) }}",
+        ],
     )
 }}
 
@@ -21,7 +25,8 @@
 
     recorded_at is the latest knowledge time of every interval of the slot that opened up to the
     window's end — zero-length ones included (a slot opened and closed at valid_from decides the
-    opener; a close between two windows decides that they are two).
+    opener; a close between two windows decides that they are two), and at each merge into the
+    team what was known of the merged team's slot (whether there was anything to carry).
 
     Incremental from the affected instant (strategy `restate`): windows that ended before it are
     final (every interval in them closed before it, and every interval of the slot that opened up
@@ -31,6 +36,9 @@
 -#}
 
 {%- set since = incremental_watermark() %}
+{#- A full build at scale runs per bucket of repl (full_build_buckets.sql). #}
+{%- set buckets = full_build_bucket_count() %}
+{%- set max_depth = var('membership_max_merge_depth') | int %}
 
 with
 
@@ -58,28 +66,127 @@ final_windows as (
 ),
 
 {% endif %}
-slot_intervals as (
+repl_intervals as (
 
     select
-        intervals.*,
+        intervals.repl_id,
+        intervals.team_id,
+        intervals.role,
+        intervals.open_event_id,
+        intervals.open_order_key,
+        intervals.open_at,
+        intervals.close_event_id,
+        intervals.close_at,
+        intervals.close_reason,
         case
             when intervals.close_loaded_at > intervals.open_known_at then intervals.close_loaded_at
             else intervals.open_known_at
-        end as known_at,
+        end as known_at
+    from {{ ref('int_membership_intervals') }} as intervals
+    {% if since %}
+    inner join touched_repls on touched_repls.repl_id = intervals.repl_id
+    {% elif buckets > 1 %}
+    where {{ full_build_bucket('intervals.repl_id', buckets) }}
+    {% endif %}
+
+),
+
+team_merges as (
+
+    select team_id, merged_into_team_id, effective_at, order_key
+    from {{ ref('int_membership_events_deduplicated') }}
+    where event_type = 'TEAM_MERGED'
+
+),
+
+{#-
+    What a merge would have carried. A slot of the surviving team holds a carried interval only
+    if the merged team's slot was open at the merge, so its windows depend on everything known
+    of that slot up to the merge, also when nothing was carried: a late close before the merge
+    takes a carry away. Each merge gives the surviving slot a zero-length interval at the merge
+    with that knowledge (only the knowledge counts), and so on along later merges of the
+    surviving team: a carry of a carry.
+#}
+{% for level in range(1, max_depth + 1) %}
+merge_knowledge_{{ level }} as (
+
+    select
+        earlier.repl_id,
+        team_merges.merged_into_team_id as team_id,
+        earlier.role,
+        team_merges.effective_at as open_at,
+        team_merges.order_key as open_order_key,
+        max(earlier.known_at) as known_at
+    from {{ 'repl_intervals' if level == 1 else 'merge_knowledge_' ~ (level - 1) }} as earlier
+    inner join team_merges
+        on team_merges.team_id = earlier.team_id
+        and team_merges.order_key >= earlier.open_order_key
+    group by
+        earlier.repl_id,
+        team_merges.merged_into_team_id,
+        earlier.role,
+        team_merges.effective_at,
+        team_merges.order_key
+
+),
+
+{% endfor %}
+merge_knowledge as (
+
+    {%- for level in range(1, max_depth + 1) %}
+    select * from merge_knowledge_{{ level }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+candidate_intervals as (
+
+    select * from repl_intervals
+
+    union all
+
+    -- Only where the surviving slot has windows at all (a slot never open has none to date).
+    select
+        merge_knowledge.repl_id,
+        merge_knowledge.team_id,
+        merge_knowledge.role,
+        cast(null as {{ dbt.type_string() }}) as open_event_id,
+        merge_knowledge.open_order_key,
+        merge_knowledge.open_at,
+        cast(null as {{ dbt.type_string() }}) as close_event_id,
+        merge_knowledge.open_at as close_at,
+        cast(null as {{ dbt.type_string() }}) as close_reason,
+        merge_knowledge.known_at
+    from merge_knowledge
+    inner join (
+        select distinct repl_id, team_id, role from repl_intervals
+    ) as slots
+        on slots.repl_id = merge_knowledge.repl_id
+        and slots.team_id = merge_knowledge.team_id
+        and slots.role = merge_knowledge.role
+
+),
+
+slot_intervals as (
+
+    select
+        candidate_intervals.*,
         {% if since %}
         final_windows.known_through as known_before
         {% else %}
         cast(null as timestamp) as known_before
         {% endif %}
-    from {{ ref('int_membership_intervals') }} as intervals
+    from candidate_intervals
     {% if since %}
-    inner join touched_repls on touched_repls.repl_id = intervals.repl_id
     left join final_windows
-        on final_windows.repl_id = intervals.repl_id
-        and final_windows.team_id = intervals.team_id
-        and final_windows.role = intervals.role
+        on final_windows.repl_id = candidate_intervals.repl_id
+        and final_windows.team_id = candidate_intervals.team_id
+        and final_windows.role = candidate_intervals.role
     where final_windows.final_through is null
-        or intervals.open_at > final_windows.final_through
+        or candidate_intervals.open_at > final_windows.final_through
     {% endif %}
 
 ),
