@@ -521,6 +521,15 @@ def run(work: Path) -> int:
             ("fakesnow", sf_build, work, sf_env, f"fakesnow-build-{number}"),
             ("duckdb", build, work, base_env, f"duckdb-build-{number}"),
         )
+        if number == 1:
+            # Bucket 0 is the model's own SQL (run/); its marker names the bucket count.
+            ran = work / "target_fakesnow/run/revops/models/intermediate/membership"
+            found = re.search(
+                r"full build bucket 0 of (\d+)", (ran / "int_membership_windows.sql").read_text()
+            )
+            if not found or int(found.group(1)) < 2:
+                raise SuiteError("the fakesnow full build did not run in key buckets")
+            log(f"fakesnow full build: the membership core in {found.group(1)} key buckets")
         # Both passes' SQL: the full-build and the incremental branches of every model.
         for kind in ("compiled", "run"):
             copy = work / f"sql_{number}" / kind
